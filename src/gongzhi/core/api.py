@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+
+from gongzhi.core import geo, queries, scopes
+from gongzhi.core.errors import DomainError, NotFound
+
+router = Router(tags=["core"])
+
+
+class MeOut(Schema):
+    kind: str
+    name: str
+    roles: list[dict]
+    actions: list[str] = []
+
+
+class RegionOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None = Field(None, alias="parent.code")
+    division_code: str
+    urban_rural_code: str
+    path: str
+    center_lon: float | None
+    center_lat: float | None
+
+
+class RegionDetailOut(RegionOut):
+    boundary: dict | None
+    grid_workers: list[dict]
+
+
+class RegionFilter(Schema):
+    level: str | None = None
+    parent: str | None = None
+    q: str | None = None
+
+
+class LocateIn(Schema):
+    lon: float = Field(..., ge=-180, le=180)
+    lat: float = Field(..., ge=-90, le=90)
+    system: str = Field("wgs84", pattern="^(wgs84|gcj02|bd09)$")
+
+
+@router.get("/me", response=MeOut, summary="当前身份")
+def me(request):
+    principal = request.principal
+    return queries.describe_principal(principal)
+
+
+@router.get("/regions", response=list[RegionOut], summary="可见的区域与网格")
+def list_regions(request, filters: Query[RegionFilter], limit: int = Field(200, ge=1, le=2000), offset: int = 0):
+    qs = queries.regions_visible_to(request.principal, level=filters.level, parent=filters.parent, q=filters.q)
+    return qs.select_related("parent")[offset:offset + limit]
+
+
+@router.get("/regions/{code}", response=RegionDetailOut, summary="区域详情")
+def region_detail(request, code: str):
+    region = get_object_or_404(queries.regions_visible_to(request.principal).select_related("parent"), code=code)
+    out = RegionDetailOut.from_orm(region).dict()
+    out["grid_workers"] = [
+        {"name": w.display_name, "phone": w.masked_phone} for w in queries.grid_workers_of(region)]
+    return out
+
+
+@router.get("/locate", response=RegionOut, summary="坐标所在的最小区域")
+def locate(request, point: Query[LocateIn]):
+    scopes.require(request.principal, "region.view")
+    try:
+        region = geo.locate(point.lon, point.lat, system=point.system)
+    except ValueError as exc:
+        raise DomainError("geo.bad_point", str(exc)) from exc
+    if region is None or not scopes.can(request.principal, "region.view", region):
+        raise NotFound("geo.not_located", _("该坐标不在您可见的任何区域内"))
+    return region

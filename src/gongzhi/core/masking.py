@@ -1,0 +1,44 @@
+"""How personal data looks on screen and in exports unless someone with permission reveals it."""
+
+from __future__ import annotations
+
+
+def mask_citizen_id(number: str | None) -> str:
+    """510903********1234: region code and last four stay, birth date and sequence hidden."""
+    if not number:
+        return ""
+    if len(number) <= 10:
+        return mask_generic(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_phone(number: str | None) -> str:
+    """138****5678 for mobiles; landlines keep the area code and the last four digits."""
+    if not number:
+        return ""
+    digits = number.replace("-", "")
+    if len(digits) == 11 and digits.startswith("1"):
+        return digits[:3] + "****" + digits[-4:]
+    if "-" in number:
+        area, local = number.split("-", 1)
+        return area + "-" + "*" * max(len(local) - 4, 0) + local[-4:]
+    return mask_generic(number)
+
+
+def mask_name(name: str | None) -> str:
+    """张*, 欧阳** : the family name (first character) stays."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else name
+
+
+def mask_generic(value: str | None) -> str:
+    if not value:
+        return ""
+    keep = max(1, len(value) // 4)
+    return (
+        value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:] if len(value) > 2 else "*" * len(value)
+    )
+
+
+MASKERS = {"citizen_id": mask_citizen_id, "phone": mask_phone, "name": mask_name}

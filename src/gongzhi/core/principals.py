@@ -1,0 +1,15 @@
+"""The operator at the server's console (CLI, demo loader, migrations): may do anything, still audited."""
+
+
+class SystemActor:
+    is_authenticated = True
+    is_active = True
+    is_superuser = True
+    pk = None
+    username = "system"
+
+    def __str__(self) -> str:
+        return "system"
+
+
+SYSTEM = SystemActor()
