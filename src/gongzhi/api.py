@@ -5,6 +5,8 @@ Every error is `{"code": "...", "message": "..."}` (plus `details` where there i
 
 from __future__ import annotations
 
+import logging
+
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -14,6 +16,8 @@ from ninja.security import HttpBearer, SessionAuth
 
 from gongzhi.core.errors import DomainError
 from gongzhi.core.services import authenticate_api_key
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyAuth(HttpBearer):
@@ -73,6 +77,12 @@ def on_not_found(request, exc):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     return error(request, exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc):
+    logger.exception("unhandled API error at %s", request.path)
+    return error(request, 500, "server_error", _("系统出现错误，已记录，请稍后重试"))
 
 
 def _register_routers() -> None:

@@ -29,9 +29,18 @@ class RegionOut(Schema):
     center_lat: float | None
 
 
+class GridWorkerOut(Schema):
+    name: str
+    phone: str = Field(description="手机号（已脱敏）")
+
+
 class RegionDetailOut(RegionOut):
     boundary: dict | None
-    grid_workers: list[dict]
+    grid_workers: list[GridWorkerOut]
+
+    @staticmethod
+    def resolve_grid_workers(region):
+        return [{"name": w.display_name, "phone": w.masked_phone} for w in queries.grid_workers_of(region)]
 
 
 class RegionFilter(Schema):
@@ -53,18 +62,15 @@ def me(request):
 
 
 @router.get("/regions", response=list[RegionOut], summary="可见的区域与网格")
-def list_regions(request, filters: Query[RegionFilter], limit: int = Field(200, ge=1, le=2000), offset: int = 0):
+def list_regions(request, filters: Query[RegionFilter], limit: int = Query(200, ge=1, le=2000),
+                 offset: int = Query(0, ge=0)):
     qs = queries.regions_visible_to(request.principal, level=filters.level, parent=filters.parent, q=filters.q)
     return qs.select_related("parent")[offset:offset + limit]
 
 
 @router.get("/regions/{code}", response=RegionDetailOut, summary="区域详情")
 def region_detail(request, code: str):
-    region = get_object_or_404(queries.regions_visible_to(request.principal).select_related("parent"), code=code)
-    out = RegionDetailOut.from_orm(region).dict()
-    out["grid_workers"] = [
-        {"name": w.display_name, "phone": w.masked_phone} for w in queries.grid_workers_of(region)]
-    return out
+    return get_object_or_404(queries.regions_visible_to(request.principal).select_related("parent"), code=code)
 
 
 @router.get("/locate", response=RegionOut, summary="坐标所在的最小区域")

@@ -233,10 +233,11 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
     by_level = defaultdict(list)
     for row in parsed.rows:
         by_level[row.level].append(row)
-    paths = dict(Region.objects.values_list("code", "path"))
+    # One pass over what exists (no huge IN lists: the national list has 680,000 codes).
+    current = {r.code: r for r in Region.objects.only(
+        "id", "code", "name", "parent_id", "path", "urban_rural_code", "level").iterator(chunk_size=10_000)}
+    paths = {code: r.path for code, r in current.items()}
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    current = {r.code: r for r in Region.objects.filter(code__in=[row.code for row in parsed.rows])
-               .only("id", "code", "name", "parent_id", "path", "urban_rural_code", "level")}
     for level in ["province", "city", "county", "street", "community"]:
         new, changed = [], []
         for row in by_level.get(level, []):
@@ -244,13 +245,13 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
             path = rules.child_path(paths.get(row.parent_code, ""), row.code)
             paths[row.code] = path
             region = current.get(row.code)
+            urban = row.urban_rural_code or (region.urban_rural_code if region else "")
             if region is None:
                 new.append(Region(code=row.code, name=row.name, level=level, parent_id=parent_id, path=path,
-                                  urban_rural_code=row.urban_rural_code, updated_at=clock.now()))
+                                  urban_rural_code=urban, updated_at=clock.now()))
             elif (region.name, region.parent_id, region.urban_rural_code, region.path) != (
-                    row.name, parent_id, row.urban_rural_code or region.urban_rural_code, path):
-                region.name, region.parent_id, region.path = row.name, parent_id, path
-                region.urban_rural_code = row.urban_rural_code or region.urban_rural_code
+                    row.name, parent_id, urban, path):
+                region.name, region.parent_id, region.path, region.urban_rural_code = row.name, parent_id, path, urban
                 changed.append(region)
             else:
                 counts["unchanged"] += 1
@@ -258,7 +259,10 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
         Region.objects.bulk_update(changed, ["name", "parent", "path", "urban_rural_code"], batch_size=batch_size)
         counts["created"] += len(new)
         counts["updated"] += len(changed)
-        existing.update(Region.objects.filter(code__in=[r.code for r in new]).values_list("code", "id"))
+        if new and new[0].pk is None:  # databases that cannot return ids from a bulk insert
+            existing.update(Region.objects.filter(level=level).values_list("code", "id"))
+        else:
+            existing.update((r.code, r.pk) for r in new)
     audit.record(actor, "region.import", None, object_repr=Path(path).name,
                  after={**counts, "rows": len(parsed.rows), "dry_run": dry_run})
     if dry_run:
