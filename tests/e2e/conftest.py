@@ -1,7 +1,8 @@
 """Browser tests: Playwright (sync API) driving Debian's chromium against pytest-django's live server.
 
 Playwright's sync API runs an asyncio event loop in the main thread; Django's async-unsafe guard would
-then refuse the database work the live server and the fixtures do in that thread. Allow it here only.
+then refuse the database work the live server and the fixtures do in that thread, so it is allowed
+(process-wide, once browser tests are collected).
 """
 
 import os
