@@ -38,9 +38,9 @@ def _tamper(sql, params):
     """What an attacker with database access would do: get past the trigger, then edit."""
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute("ALTER TABLE core_auditentry DISABLE TRIGGER core_auditentry_append_only")
+            cur.execute("SET LOCAL session_replication_role = replica")  # superuser: triggers off
             cur.execute(sql, params)
-            cur.execute("ALTER TABLE core_auditentry ENABLE TRIGGER core_auditentry_append_only")
+            cur.execute("SET LOCAL session_replication_role = origin")
         else:
             cur.execute("DROP TRIGGER core_auditentry_no_update")
             cur.execute(sql, params)

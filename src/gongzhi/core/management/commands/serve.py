@@ -18,9 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, addr, workers, no_worker, **options):
         from gunicorn.app.base import BaseApplication
 
-        from gongzhi.wsgi import application
-
+        # Collect before the app loads: whitenoise indexes the static folder when it starts.
         call_command("collectstatic", interactive=False, verbosity=0)
+        from gongzhi.wsgi import application
         worker = None
         if not no_worker:
             worker = subprocess.Popen([sys.executable, "-m", "gongzhi.cli", "worker"])
