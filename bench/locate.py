@@ -22,24 +22,38 @@ from gongzhi.core.geo import Locator
 
 def build(grids: int, seed: int = 7):
     rng = random.Random(seed)
-    side = int(grids ** 0.5)
+    side = int(grids**0.5)
     lon0, lat0, step = 104.0, 30.5, 0.004  # about 400 m cells around Chengdu
     # Jittered lattice: shared corners keep the tiling gap-free, jitter makes polygons irregular.
-    corners = {(i, j): (lon0 + i * step + rng.uniform(-0.3, 0.3) * step * (0 < i < side),
-                        lat0 + j * step + rng.uniform(-0.3, 0.3) * step * (0 < j < side))
-               for i in range(side + 1) for j in range(side + 1)}
+    corners = {
+        (i, j): (
+            lon0 + i * step + rng.uniform(-0.3, 0.3) * step * (0 < i < side),
+            lat0 + j * step + rng.uniform(-0.3, 0.3) * step * (0 < j < side),
+        )
+        for i in range(side + 1)
+        for j in range(side + 1)
+    }
     rows = []
     community_side = 10
     per = side // community_side
     for ci in range(community_side):
         for cj in range(community_side):
-            box = shapely.box(lon0 + ci * per * step, lat0 + cj * per * step,
-                              lon0 + (ci + 1) * per * step, lat0 + (cj + 1) * per * step)
+            box = shapely.box(
+                lon0 + ci * per * step,
+                lat0 + cj * per * step,
+                lon0 + (ci + 1) * per * step,
+                lat0 + (cj + 1) * per * step,
+            )
             rows.append((len(rows) + 1, f"C{ci}{cj}", f"1/C{ci}{cj}/", mapping(box)))
     for i in range(side):
         for j in range(side):
-            ring = [corners[(i, j)], corners[(i + 1, j)], corners[(i + 1, j + 1)], corners[(i, j + 1)],
-                    corners[(i, j)]]
+            ring = [
+                corners[(i, j)],
+                corners[(i + 1, j)],
+                corners[(i + 1, j + 1)],
+                corners[(i, j + 1)],
+                corners[(i, j)],
+            ]
             poly = shapely.Polygon(ring)
             rows.append((len(rows) + 1, f"G{i}-{j}", f"1/C{i // per}{j // per}/G{i}-{j}/", mapping(poly)))
     extent = (lon0, lat0, lon0 + side * step, lat0 + side * step)

@@ -18,8 +18,7 @@ def pytest_configure(config):
     }
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     # Fast hashing in tests; production keeps argon2 (asserted in tests/core/test_accounts.py).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
-                                 *settings.PASSWORD_HASHERS]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -14,9 +14,13 @@ def square(lon: float, lat: float, size: float) -> dict:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def region(code: str, name: str, level: str, parent: Region | None = None, boundary: dict | None = None) -> Region:
+def region(
+    code: str, name: str, level: str, parent: Region | None = None, boundary: dict | None = None
+) -> Region:
     path = rules.child_path(parent.path if parent else "", code)
-    return Region.objects.create(code=code, name=name, level=level, parent=parent, path=path, boundary=boundary)
+    return Region.objects.create(
+        code=code, name=name, level=level, parent=parent, path=path, boundary=boundary
+    )
 
 
 @dataclass
@@ -49,11 +53,23 @@ def build_tree() -> Tree:
 _counter = {"n": 0}
 
 
-def user_with(role: str | None, region_: Region | None, *, username: str | None = None,
-              phone: str = "", password: str = "correct horse 9") -> User:
+def user_with(
+    role: str | None,
+    region_: Region | None,
+    *,
+    username: str | None = None,
+    phone: str = "",
+    password: str = "correct horse 9",
+) -> User:
     _counter["n"] += 1
-    user = services.create_user(SYSTEM, username=username or f"user{_counter['n']}", password=password,
-                                real_name=f"测试{_counter['n']}", phone=phone, check_password=False)
+    user = services.create_user(
+        SYSTEM,
+        username=username or f"user{_counter['n']}",
+        password=password,
+        real_name=f"测试{_counter['n']}",
+        phone=phone,
+        check_password=False,
+    )
     if role:
         services.grant_role(SYSTEM, user, role, region_)
     return user

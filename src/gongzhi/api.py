@@ -59,8 +59,10 @@ def on_domain_error(request, exc: DomainError):
 
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request, exc: NinjaValidationError):
-    details = [{"field": ".".join(str(p) for p in e.get("loc", [])[1:]) or None, "message": e.get("msg")}
-               for e in exc.errors]
+    details = [
+        {"field": ".".join(str(p) for p in e.get("loc", [])[1:]) or None, "message": e.get("msg")}
+        for e in exc.errors
+    ]
     return error(request, 422, "validation_error", _("请求数据有误"), details)
 
 

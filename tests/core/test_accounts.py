@@ -113,14 +113,20 @@ def test_logout_needs_post_and_is_audited(client, tree):
 def test_password_change(client, tree):
     user = user_with(Role.GRID_WORKER, tree.grid_a1)
     client.force_login(user)
-    wrong = client.post("/account/password/", {"old_password": "nope", "new_password": "Tiger-lily 2026",
-                                               "new_password2": "Tiger-lily 2026"})
+    wrong = client.post(
+        "/account/password/",
+        {"old_password": "nope", "new_password": "Tiger-lily 2026", "new_password2": "Tiger-lily 2026"},
+    )
     assert "原密码不正确" in wrong.content.decode()
-    weak = client.post("/account/password/", {"old_password": PASSWORD, "new_password": "12345678901",
-                                              "new_password2": "12345678901"})
+    weak = client.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password": "12345678901", "new_password2": "12345678901"},
+    )
     assert weak.status_code == 200 and "密码" in weak.content.decode()
-    ok = client.post("/account/password/", {"old_password": PASSWORD, "new_password": "Tiger-lily 2026",
-                                            "new_password2": "Tiger-lily 2026"})
+    ok = client.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password": "Tiger-lily 2026", "new_password2": "Tiger-lily 2026"},
+    )
     assert ok.status_code == 302
     assert User.objects.get(pk=user.pk).check_password("Tiger-lily 2026")
     assert AuditEntry.objects.filter(action="account.password_change", actor=user).exists()

@@ -17,8 +17,14 @@ def test_me_for_session_and_key(client, tree):
     client.force_login(user)
     me = client.get("/api/v1/me").json()
     assert me["kind"] == "user"
-    assert me["roles"] == [{"role": "grid_worker", "role_name": "网格员", "region": tree.grid_a1.code,
-                            "region_name": tree.grid_a1.name}]
+    assert me["roles"] == [
+        {
+            "role": "grid_worker",
+            "role_name": "网格员",
+            "region": tree.grid_a1.code,
+            "region_name": tree.grid_a1.name,
+        }
+    ]
     assert "pdata.reveal" in me["actions"] and "region.manage" not in me["actions"]
     client.logout()
     _, token = services.create_api_key(SYSTEM, name="热线", region=tree.street, actions=["region.view"])
@@ -63,7 +69,10 @@ def test_openapi_schema_and_docs_page(client, db):
     schema = client.get("/api/v1/openapi.json").json()
     assert schema["info"]["title"] == "共治 Gongzhi API"
     assert "/api/v1/regions/{code}" in schema["paths"]
-    assert "BearerAuth" in str(schema["components"]["securitySchemes"]) or schema["components"]["securitySchemes"]
+    assert (
+        "BearerAuth" in str(schema["components"]["securitySchemes"])
+        or schema["components"]["securitySchemes"]
+    )
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert "cdn" not in docs.content.decode().lower()  # served from our own static files, works offline

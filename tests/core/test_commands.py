@@ -39,8 +39,18 @@ def test_demo_grids_tile_their_community(db):
 def test_apikey_create_prints_the_key_once(db):
     call_command("demo", stdout=io.StringIO())
     out, err = io.StringIO(), io.StringIO()
-    call_command("apikey", "create", "--name", "热线", "--region", "510903014", "--actions",
-                 "region.view", stdout=out, stderr=err)
+    call_command(
+        "apikey",
+        "create",
+        "--name",
+        "热线",
+        "--region",
+        "510903014",
+        "--actions",
+        "region.view",
+        stdout=out,
+        stderr=err,
+    )
     token = out.getvalue().strip()
     key = ApiKey.objects.get(name="热线")
     assert token.startswith(f"gz_{key.prefix}_") and token not in key.key_hash
@@ -51,5 +61,7 @@ def test_apikey_create_prints_the_key_once(db):
 
 
 def test_createadmin(db):
-    call_command("createadmin", "--username", "root", "--password", "Sturdy-password-2026", stdout=io.StringIO())
+    call_command(
+        "createadmin", "--username", "root", "--password", "Sturdy-password-2026", stdout=io.StringIO()
+    )
     assert User.objects.get(username="root").is_superuser

@@ -20,15 +20,18 @@ def test_csp_and_security_headers(client, db):
     assert "<script>" not in response.content.decode()  # no inline scripts
 
 
-@pytest.mark.parametrize("role,region_attr,shows,hides", [
-    (Role.RESIDENT, "community_a", ["随手拍", "我的诉求"], ["区域网格", "接口密钥"]),
-    (Role.GRID_WORKER, "grid_a1", ["区域网格", "人房台账"], ["接口密钥", "审计日志", "随手拍"]),
-    (Role.COMMUNITY_STAFF, "community_a", ["区域网格", "诉求事件"], ["接口密钥"]),
-    (Role.STREET_STAFF, "street", ["区域网格", "数据驾驶舱"], ["接口密钥"]),
-    (Role.DEPARTMENT_STAFF, "county", ["诉求事件"], ["人房台账", "审计日志"]),
-    (Role.LEADER, "street", ["数据驾驶舱", "审计日志"], ["接口密钥", "人房台账"]),
-    (Role.ADMIN, "county", ["接口密钥", "审计日志"], ["随手拍"]),
-])
+@pytest.mark.parametrize(
+    "role,region_attr,shows,hides",
+    [
+        (Role.RESIDENT, "community_a", ["随手拍", "我的诉求"], ["区域网格", "接口密钥"]),
+        (Role.GRID_WORKER, "grid_a1", ["区域网格", "人房台账"], ["接口密钥", "审计日志", "随手拍"]),
+        (Role.COMMUNITY_STAFF, "community_a", ["区域网格", "诉求事件"], ["接口密钥"]),
+        (Role.STREET_STAFF, "street", ["区域网格", "数据驾驶舱"], ["接口密钥"]),
+        (Role.DEPARTMENT_STAFF, "county", ["诉求事件"], ["人房台账", "审计日志"]),
+        (Role.LEADER, "street", ["数据驾驶舱", "审计日志"], ["接口密钥", "人房台账"]),
+        (Role.ADMIN, "county", ["接口密钥", "审计日志"], ["随手拍"]),
+    ],
+)
 def test_home_page_per_role(client, tree, role, region_attr, shows, hides):
     client.force_login(user_with(role, getattr(tree, region_attr)))
     page = client.get("/").content.decode()
@@ -66,8 +69,9 @@ def test_audit_log_page_is_scoped(client, tree):
 
 def test_api_key_page_shows_key_once(client, tree):
     client.force_login(user_with(Role.ADMIN, tree.county))
-    response = client.post("/admin/api-keys/", {"name": "12345 热线", "region": tree.street.pk,
-                                                "actions": ["region.view"]})
+    response = client.post(
+        "/admin/api-keys/", {"name": "12345 热线", "region": tree.street.pk, "actions": ["region.view"]}
+    )
     page = response.content.decode()
     assert "只显示这一次" in page and "gz_" in page
     again = client.get("/admin/api-keys/").content.decode()

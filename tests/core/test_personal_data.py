@@ -1,3 +1,5 @@
+import pytest
+from cryptography.exceptions import InvalidTag
 from django.db import connection
 
 from gongzhi.core import crypto, masking, services
@@ -5,8 +7,6 @@ from gongzhi.core.errors import PermissionDenied
 from gongzhi.core.models import AuditEntry, User
 from gongzhi.core.roles import Role
 from tests.factories import user_with
-
-import pytest
 
 
 def test_phone_is_encrypted_at_rest_and_found_by_blind_index(tree):
@@ -25,13 +25,14 @@ def test_ciphertext_is_randomised_and_bound_to_its_column():
     b = crypto.encrypt("13900001006", context=b"core.user.phone")
     assert a != b
     assert crypto.decrypt(a, context=b"core.user.phone") == "13900001006"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         crypto.decrypt(a, context=b"people.resident.phone")
 
 
 def test_blind_index_separates_purposes():
     assert crypto.blind_index("110101199003077838", purpose="citizen_id") != crypto.blind_index(
-        "110101199003077838", purpose="phone")
+        "110101199003077838", purpose="phone"
+    )
 
 
 def test_key_rotation_old_ciphertext_still_reads(monkeypatch):
@@ -52,19 +53,25 @@ def test_key_rotation_old_ciphertext_still_reads(monkeypatch):
     crypto.reset_keys()
 
 
-@pytest.mark.parametrize("value,masked", [
-    ("510903199001011234", "510903********1234"),
-    ("11010519491231002X", "110105********002X"),
-])
+@pytest.mark.parametrize(
+    "value,masked",
+    [
+        ("510903199001011234", "510903********1234"),
+        ("11010519491231002X", "110105********002X"),
+    ],
+)
 def test_mask_citizen_id(value, masked):
     assert masking.mask_citizen_id(value) == masked
 
 
-@pytest.mark.parametrize("value,masked", [
-    ("13812345678", "138****5678"),
-    ("0825-1234567", "0825-***4567"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "value,masked",
+    [
+        ("13812345678", "138****5678"),
+        ("0825-1234567", "0825-***4567"),
+        ("", ""),
+    ],
+)
 def test_mask_phone(value, masked):
     assert masking.mask_phone(value) == masked
 

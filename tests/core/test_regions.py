@@ -72,13 +72,16 @@ def test_import_whole_country(db):
 
 
 def test_bad_rows_reject_the_whole_file_with_line_numbers(db, tmp_path):
-    path = write_csv(tmp_path, "code,name,level,parent_code\n"
-                               "51,四川省,1,\n"
-                               "5109,遂宁市,2,51\n"
-                               "51090A,坏代码,3,5109\n"
-                               "510903,,3,5109\n"
-                               "520101,错上级,3,5109\n"
-                               "5109,重复,2,51\n")
+    path = write_csv(
+        tmp_path,
+        "code,name,level,parent_code\n"
+        "51,四川省,1,\n"
+        "5109,遂宁市,2,51\n"
+        "51090A,坏代码,3,5109\n"
+        "510903,,3,5109\n"
+        "520101,错上级,3,5109\n"
+        "5109,重复,2,51\n",
+    )
     with pytest.raises(services.ImportRejected) as info:
         services.import_regions(SYSTEM, path)
     by_line = {(e.line, e.message) for e in info.value.errors}
@@ -91,9 +94,12 @@ def test_bad_rows_reject_the_whole_file_with_line_numbers(db, tmp_path):
 
 
 def test_import_accepts_chinese_headers_12_digit_codes_and_class_codes(db, tmp_path):
-    path = write_csv(tmp_path, "统计用区划代码,名称,城乡分类代码\n"
-                               "510000000000,四川省,\n510900000000,遂宁市,\n510903000000,船山区,\n"
-                               "510903014000,南强街道,\n510903014006,马宗岭社区居委会,111\n")
+    path = write_csv(
+        tmp_path,
+        "统计用区划代码,名称,城乡分类代码\n"
+        "510000000000,四川省,\n510900000000,遂宁市,\n510903000000,船山区,\n"
+        "510903014000,南强街道,\n510903014006,马宗岭社区居委会,111\n",
+    )
     services.import_regions(SYSTEM, path)
     community = Region.objects.get(code="510903014006")
     assert community.urban_rural_code == "111"
@@ -142,7 +148,11 @@ def test_locate_many_matches_locate(tree):
     lons, lats = [105.585, 105.595, 105.605, 99.0], [30.455, 30.455, 30.465, 30.0]
     found = geo.locator().locate_many(lons, lats)
     assert [f.code if f else None for f in found] == [
-        tree.grid_a1.code, tree.grid_a2.code, tree.community_b.code, None]
+        tree.grid_a1.code,
+        tree.grid_a2.code,
+        tree.community_b.code,
+        None,
+    ]
 
 
 def test_gcj02_round_trip_within_a_centimetre():

@@ -101,7 +101,9 @@ def test_export_hides_another_grid(client, tree, grid_worker):
 
 
 def test_api_key_is_bound_to_its_region_and_actions(client, tree):
-    key, token = services.create_api_key(SYSTEM, name="热线", region=tree.community_b, actions=["region.view"])
+    key, token = services.create_api_key(
+        SYSTEM, name="热线", region=tree.community_b, actions=["region.view"]
+    )
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     codes = {r["code"] for r in client.get("/api/v1/regions", **auth).json()}
     assert codes == {tree.community_b.code, tree.grid_b1.code}

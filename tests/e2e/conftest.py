@@ -17,8 +17,13 @@ import pytest  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 E2E_DIR = Path(__file__).resolve().parent
 ARTIFACTS = E2E_DIR.parents[1] / "var" / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -62,15 +62,23 @@ def me(request):
 
 
 @router.get("/regions", response=list[RegionOut], summary="可见的区域与网格")
-def list_regions(request, filters: Query[RegionFilter], limit: int = Query(200, ge=1, le=2000),
-                 offset: int = Query(0, ge=0)):
-    qs = queries.regions_visible_to(request.principal, level=filters.level, parent=filters.parent, q=filters.q)
-    return qs.select_related("parent")[offset:offset + limit]
+def list_regions(
+    request,
+    filters: Query[RegionFilter],
+    limit: int = Query(200, ge=1, le=2000),
+    offset: int = Query(0, ge=0),
+):
+    qs = queries.regions_visible_to(
+        request.principal, level=filters.level, parent=filters.parent, q=filters.q
+    )
+    return qs.select_related("parent")[offset : offset + limit]
 
 
 @router.get("/regions/{code}", response=RegionDetailOut, summary="区域详情")
 def region_detail(request, code: str):
-    return get_object_or_404(queries.regions_visible_to(request.principal).select_related("parent"), code=code)
+    return get_object_or_404(
+        queries.regions_visible_to(request.principal).select_related("parent"), code=code
+    )
 
 
 @router.get("/locate", response=RegionOut, summary="坐标所在的最小区域")

@@ -19,10 +19,12 @@ LOADERS: list[tuple[int, str, Callable[[], list[str]]]] = []
 
 def loader(order: int):
     """Register `fn() -> list of lines to print`; lower order runs first."""
+
     def wrap(fn):
         LOADERS.append((order, f"{fn.__module__}.{fn.__name__}", fn))
         LOADERS.sort(key=lambda item: item[0])
         return fn
+
     return wrap
 
 
@@ -87,27 +89,45 @@ def load_regions_and_accounts() -> list[str]:
         lon = ORIGIN_LON + (i % cols) * COMMUNITY_W
         lat = ORIGIN_LAT + (len(communities) // cols - 1 - i // cols) * COMMUNITY_H
         if community.boundary is None:
-            services.set_boundary(SYSTEM, community, _rect(lon, lat, COMMUNITY_W, COMMUNITY_H), generated=True)
+            services.set_boundary(
+                SYSTEM, community, _rect(lon, lat, COMMUNITY_W, COMMUNITY_H), generated=True
+            )
         gw, gh = COMMUNITY_W / GRID_COLS, COMMUNITY_H / GRID_ROWS
         seq = 0
         for row in range(GRID_ROWS):  # numbered west→east, north→south
             for col in range(GRID_COLS):
                 seq += 1
                 if not Region.objects.filter(code=rules.grid_code(community.code, seq)).exists():
-                    services.create_grid(SYSTEM, community, name=f"第{seq}网格", sequence=seq, generated=True,
-                                         boundary=_rect(lon + col * gw, lat + (GRID_ROWS - 1 - row) * gh, gw, gh))
+                    services.create_grid(
+                        SYSTEM,
+                        community,
+                        name=f"第{seq}网格",
+                        sequence=seq,
+                        generated=True,
+                        boundary=_rect(lon + col * gw, lat + (GRID_ROWS - 1 - row) * gh, gw, gh),
+                    )
     if street.boundary is None:
         rows = -(-len(communities) // cols)
-        services.set_boundary(SYSTEM, street, _rect(ORIGIN_LON, ORIGIN_LAT, cols * COMMUNITY_W, rows * COMMUNITY_H),
-                              generated=True)
+        services.set_boundary(
+            SYSTEM,
+            street,
+            _rect(ORIGIN_LON, ORIGIN_LAT, cols * COMMUNITY_W, rows * COMMUNITY_H),
+            generated=True,
+        )
 
-    lines = ["", "演示账号（密码均为 %s）：" % DEMO_PASSWORD]
+    lines = ["", f"演示账号（密码均为 {DEMO_PASSWORD}）："]
     for account in ACCOUNTS:
         user = User.objects.filter(username=account.username).first()
         if user is None:
-            user = services.create_user(SYSTEM, username=account.username, password=DEMO_PASSWORD,
-                                        real_name=account.real_name, phone=account.phone, title=account.title,
-                                        check_password=False)
+            user = services.create_user(
+                SYSTEM,
+                username=account.username,
+                password=DEMO_PASSWORD,
+                real_name=account.real_name,
+                phone=account.phone,
+                title=account.title,
+                check_password=False,
+            )
         region = Region.objects.get(code=account.region_code)
         grant = services.grant_role(SYSTEM, user, account.role, region)
         lines.append(f"  {account.username:<10} {grant.get_role_display():<8} {region.name}")

@@ -30,24 +30,32 @@ class LockingAuthenticationForm(AuthenticationForm):
         minutes = settings.GONGZHI_LOGIN_WINDOW_MINUTES
         lock = services.login_lock(username, ip)
         if lock:
-            raise forms.ValidationError(self.error_messages[f"locked_{lock}"], code="locked",
-                                        params={"minutes": minutes})
+            raise forms.ValidationError(
+                self.error_messages[f"locked_{lock}"], code="locked", params={"minutes": minutes}
+            )
         try:
             return super().clean()
         except forms.ValidationError:
             lock = services.record_login_failure(username, ip)
             if lock:
-                raise forms.ValidationError(self.error_messages[f"locked_{lock}"], code="locked",
-                                            params={"minutes": minutes}) from None
+                raise forms.ValidationError(
+                    self.error_messages[f"locked_{lock}"], code="locked", params={"minutes": minutes}
+                ) from None
             raise
 
 
 class PasswordChangeForm(forms.Form):
-    old_password = forms.CharField(label=_("原密码"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    new_password = forms.CharField(label=_("新密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                                   help_text=_("至少 10 位，不能是常见密码或纯数字"))
-    new_password2 = forms.CharField(label=_("再次输入新密码"),
-                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    old_password = forms.CharField(
+        label=_("原密码"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    new_password = forms.CharField(
+        label=_("新密码"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("至少 10 位，不能是常见密码或纯数字"),
+    )
+    new_password2 = forms.CharField(
+        label=_("再次输入新密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self):
         data = super().clean()
@@ -59,7 +67,9 @@ class PasswordChangeForm(forms.Form):
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=100, help_text=_("例如：12345 热线对接"))
     region = forms.ModelChoiceField(label=_("区域"), queryset=None, help_text=_("密钥只能访问该区域及其下级"))
-    actions = forms.MultipleChoiceField(label=_("允许的操作"), choices=(), widget=forms.CheckboxSelectMultiple)
+    actions = forms.MultipleChoiceField(
+        label=_("允许的操作"), choices=(), widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, regions, **kwargs):
         super().__init__(*args, **kwargs)

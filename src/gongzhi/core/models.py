@@ -195,6 +195,9 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64)
     last_entry_id = models.BigIntegerField(null=True)
 
+    def __str__(self) -> str:
+        return f"audit head #{self.last_entry_id}"
+
 
 class LoginFailure(models.Model):
     """登录失败：kept to lock an account or an address after repeated failures."""
@@ -202,6 +205,9 @@ class LoginFailure(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.ip} {self.at:%Y-%m-%d %H:%M}"
 
 
 class PeriodicJob(models.Model):

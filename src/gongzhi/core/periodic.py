@@ -40,6 +40,7 @@ def job(*, every: dt.timedelta, timeout: dt.timedelta | None = None):
         name = f"{fn.__module__}.{fn.__name__}"
         JOBS[name] = Job(name, every, timeout or max(every, dt.timedelta(minutes=30)), fn)
         return fn
+
     return wrap
 
 
@@ -50,7 +51,8 @@ def sync_schedule() -> None:
     now = clock.now()
     for j in JOBS.values():
         row, created = PeriodicJob.objects.get_or_create(
-            name=j.name, defaults={"interval_seconds": int(j.every.total_seconds()), "next_run_at": now})
+            name=j.name, defaults={"interval_seconds": int(j.every.total_seconds()), "next_run_at": now}
+        )
         if not created and row.interval_seconds != int(j.every.total_seconds()):
             PeriodicJob.objects.filter(pk=row.pk).update(interval_seconds=int(j.every.total_seconds()))
 
@@ -63,10 +65,11 @@ def claim_due(now: dt.datetime | None = None) -> list[str]:
     won = []
     for j in JOBS.values():
         stale = now - j.timeout
-        claimed = (PeriodicJob.objects
-                   .filter(name=j.name, next_run_at__lte=now)
-                   .filter(Q(running_since__isnull=True) | Q(running_since__lt=stale))
-                   .update(running_since=now, next_run_at=now + j.every))
+        claimed = (
+            PeriodicJob.objects.filter(name=j.name, next_run_at__lte=now)
+            .filter(Q(running_since__isnull=True) | Q(running_since__lt=stale))
+            .update(running_since=now, next_run_at=now + j.every)
+        )
         if claimed:
             won.append(j.name)
     return won
@@ -99,4 +102,5 @@ def run(name: str) -> None:
         logger.exception("periodic job %s failed", name)
     finally:
         PeriodicJob.objects.filter(name=name).update(
-            running_since=None, last_finished_at=clock.now(), last_status=status, last_error=error)
+            running_since=None, last_finished_at=clock.now(), last_status=status, last_error=error
+        )

@@ -9,8 +9,14 @@ from gongzhi.core.models import ApiKey, AuditEntry, Level, Region, RoleGrant, Us
 from gongzhi.core.roles import ROLE_ACTIONS, ROLE_PRIORITY, Role
 
 
-def regions_visible_to(principal, *, action: str = scopes.VIEW, level: str | None = None,
-                       parent: str | None = None, q: str | None = None) -> QuerySet[Region]:
+def regions_visible_to(
+    principal,
+    *,
+    action: str = scopes.VIEW,
+    level: str | None = None,
+    parent: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Region]:
     qs = scopes.visible(Region.objects.all(), principal, action)
     if level:
         qs = qs.filter(level=level)
@@ -30,8 +36,11 @@ def top_regions_for(principal) -> QuerySet[Region]:
 
 
 def grid_workers_of(region: Region) -> QuerySet[User]:
-    return (User.objects.filter(is_active=True, grants__role=Role.GRID_WORKER, grants__region=region)
-            .distinct().order_by("real_name"))
+    return (
+        User.objects.filter(is_active=True, grants__role=Role.GRID_WORKER, grants__region=region)
+        .distinct()
+        .order_by("real_name")
+    )
 
 
 def staff_of(region: Region) -> QuerySet[RoleGrant]:
@@ -52,11 +61,21 @@ def grants_of(user: User) -> QuerySet[RoleGrant]:
 
 def describe_principal(principal) -> dict:
     if isinstance(principal, ApiKey):
-        return {"kind": "api_key", "name": principal.name,
-                "roles": [], "actions": sorted(principal.actions),
-                }
-    grants = [{"role": g.role, "role_name": str(g.get_role_display()), "region": g.region.code,
-               "region_name": g.region.name} for g in grants_of(principal)]
+        return {
+            "kind": "api_key",
+            "name": principal.name,
+            "roles": [],
+            "actions": sorted(principal.actions),
+        }
+    grants = [
+        {
+            "role": g.role,
+            "role_name": str(g.get_role_display()),
+            "region": g.region.code,
+            "region_name": g.region.name,
+        }
+        for g in grants_of(principal)
+    ]
     actions = sorted({a for g in grants for a in ROLE_ACTIONS.get(g["role"], ())})
     return {"kind": "user", "name": principal.display_name, "roles": grants, "actions": actions}
 

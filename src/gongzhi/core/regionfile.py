@@ -45,7 +45,10 @@ class RowError:
 
     def __str__(self) -> str:
         return _("第 %(line)s 行 %(column)s：%(message)s") % {
-            "line": self.line, "column": self.column, "message": self.message}
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -99,7 +102,9 @@ def parse(stream: io.TextIOBase, known_codes: set[str] | frozenset = frozenset()
         urban = cell(row, "urban_rural_code")
         errors = []
         if not code.isdigit() or len(code) not in rules.LEVEL_BY_LENGTH:
-            errors.append(RowError(line, _("代码"), _("代码“%(code)s”应为 2、4、6、9 或 12 位数字") % {"code": code}))
+            errors.append(
+                RowError(line, _("代码"), _("代码“%(code)s”应为 2、4、6、9 或 12 位数字") % {"code": code})
+            )
         if not name:
             errors.append(RowError(line, _("名称"), _("名称不能为空")))
         level = rules.level_for(level_text) if level_text else rules.LEVEL_BY_LENGTH.get(len(code))
@@ -110,8 +115,13 @@ def parse(stream: io.TextIOBase, known_codes: set[str] | frozenset = frozenset()
         if urban and (not urban.isdigit() or len(urban) != 3):
             errors.append(RowError(line, _("城乡分类代码"), _("城乡分类代码应为 3 位数字")))
         if code in seen:
-            errors.append(RowError(line, _("代码"), _("代码“%(code)s”与第 %(other)s 行重复") % {
-                "code": code, "other": seen[code]}))
+            errors.append(
+                RowError(
+                    line,
+                    _("代码"),
+                    _("代码“%(code)s”与第 %(other)s 行重复") % {"code": code, "other": seen[code]},
+                )
+            )
         if not errors:
             if level != "province" and not parent:
                 parent = _implied_parent(code, seen, known_codes)
@@ -120,8 +130,13 @@ def parse(stream: io.TextIOBase, known_codes: set[str] | frozenset = frozenset()
             elif not parent:
                 errors.append(RowError(line, _("上级代码"), _("找不到上级区划")))
             elif not code.startswith(parent):
-                errors.append(RowError(line, _("上级代码"), _("代码“%(code)s”不在上级“%(parent)s”之下") % {
-                    "code": code, "parent": parent}))
+                errors.append(
+                    RowError(
+                        line,
+                        _("上级代码"),
+                        _("代码“%(code)s”不在上级“%(parent)s”之下") % {"code": code, "parent": parent},
+                    )
+                )
         if errors:
             result.errors.extend(errors)
             continue
@@ -131,8 +146,13 @@ def parse(stream: io.TextIOBase, known_codes: set[str] | frozenset = frozenset()
     # Parents may appear after their children in a file; check once every row is known.
     for row in result.rows:
         if row.parent_code and row.parent_code not in seen and row.parent_code not in known_codes:
-            result.errors.append(RowError(row.line, _("上级代码"), _("上级区划“%(parent)s”既不在文件中也不在系统中") % {
-                "parent": row.parent_code}))
+            result.errors.append(
+                RowError(
+                    row.line,
+                    _("上级代码"),
+                    _("上级区划“%(parent)s”既不在文件中也不在系统中") % {"parent": row.parent_code},
+                )
+            )
     return result
 
 

@@ -27,8 +27,16 @@ from gongzhi.core.validators import validate_phone
 
 
 @transaction.atomic
-def create_user(actor, *, username: str, password: str | None, real_name: str = "", phone: str = "",
-                title: str = "", check_password: bool = True) -> User:
+def create_user(
+    actor,
+    *,
+    username: str,
+    password: str | None,
+    real_name: str = "",
+    phone: str = "",
+    title: str = "",
+    check_password: bool = True,
+) -> User:
     scopes.require(actor, "account.manage")
     username = username.strip()
     if not username:
@@ -55,8 +63,11 @@ def grant_role(actor, user: User, role: str, region: Region) -> RoleGrant:
         raise DomainError("account.unknown_role", _("未知角色“%(r)s”") % {"r": role})
     scopes.require(actor, "account.manage", region)
     grant, created = RoleGrant.objects.get_or_create(
-        user=user, role=role, region=region,
-        defaults={"granted_at": clock.now(), "granted_by": actor if isinstance(actor, User) else None})
+        user=user,
+        role=role,
+        region=region,
+        defaults={"granted_at": clock.now(), "granted_by": actor if isinstance(actor, User) else None},
+    )
     if created:
         audit.record(actor, "account.grant", user, region=region, after={"role": role, "region": region.code})
     user.__dict__.pop("_scope_grants", None)
@@ -66,8 +77,13 @@ def grant_role(actor, user: User, role: str, region: Region) -> RoleGrant:
 @transaction.atomic
 def revoke_role(actor, grant: RoleGrant) -> None:
     scopes.require(actor, "account.manage", grant.region)
-    audit.record(actor, "account.revoke", grant.user, region=grant.region,
-                 before={"role": grant.role, "region": grant.region.code})
+    audit.record(
+        actor,
+        "account.revoke",
+        grant.user,
+        region=grant.region,
+        before={"role": grant.role, "region": grant.region.code},
+    )
     grant.delete()
 
 
@@ -120,12 +136,19 @@ def record_login_failure(username: str, ip: str | None) -> str | None:
     """Remember a failed attempt; returns the lock it caused, if it reached the limit just now."""
     LoginFailure.objects.create(username=username.lower(), ip=ip, at=clock.now())
     user = User.objects.filter(username=username).first()
-    audit.record("anonymous", "auth.login_failed", user, ip=ip, object_repr=username,
-                 after={"username": username})
+    audit.record(
+        "anonymous", "auth.login_failed", user, ip=ip, object_repr=username, after={"username": username}
+    )
     lock = login_lock(username, ip)
     if lock:
-        audit.record("anonymous", "auth.locked", user, ip=ip, object_repr=username,
-                     after={"username": username, "by": lock})
+        audit.record(
+            "anonymous",
+            "auth.locked",
+            user,
+            ip=ip,
+            object_repr=username,
+            after={"username": username, "by": lock},
+        )
     return lock
 
 
@@ -165,9 +188,15 @@ def create_api_key(actor, *, name: str, region: Region, actions: list[str]) -> t
         raise DomainError("apikey.actions_required", _("至少选择一项允许的操作"))
     prefix = secrets.token_hex(4)
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(name=name, prefix=prefix, key_hash=_hash_key(plaintext), region=region,
-                                actions=sorted(set(actions)), created_at=clock.now(),
-                                created_by=actor if isinstance(actor, User) else None)
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_key(plaintext),
+        region=region,
+        actions=sorted(set(actions)),
+        created_at=clock.now(),
+        created_by=actor if isinstance(actor, User) else None,
+    )
     audit.record(actor, "apikey.create", key, region=region, after={"name": name, "actions": key.actions})
     return key, plaintext
 
@@ -187,7 +216,7 @@ def authenticate_api_key(token: str) -> ApiKey | None:
     """The active key matching a bearer token, or None. Compares hashes in constant time."""
     if not token.startswith(KEY_PREFIX) or token.count("_") < 2:
         return None
-    prefix = token[len(KEY_PREFIX):].split("_", 1)[0]
+    prefix = token[len(KEY_PREFIX) :].split("_", 1)[0]
     key = ApiKey.objects.select_related("region").filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.key_hash, _hash_key(token)):
         return None
@@ -234,8 +263,12 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
     for row in parsed.rows:
         by_level[row.level].append(row)
     # One pass over what exists (no huge IN lists: the national list has 680,000 codes).
-    current = {r.code: r for r in Region.objects.only(
-        "id", "code", "name", "parent_id", "path", "urban_rural_code", "level").iterator(chunk_size=10_000)}
+    current = {
+        r.code: r
+        for r in Region.objects.only(
+            "id", "code", "name", "parent_id", "path", "urban_rural_code", "level"
+        ).iterator(chunk_size=10_000)
+    }
     paths = {code: r.path for code, r in current.items()}
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for level in ["province", "city", "county", "street", "community"]:
@@ -247,24 +280,49 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
             region = current.get(row.code)
             urban = row.urban_rural_code or (region.urban_rural_code if region else "")
             if region is None:
-                new.append(Region(code=row.code, name=row.name, level=level, parent_id=parent_id, path=path,
-                                  urban_rural_code=urban, updated_at=clock.now()))
+                new.append(
+                    Region(
+                        code=row.code,
+                        name=row.name,
+                        level=level,
+                        parent_id=parent_id,
+                        path=path,
+                        urban_rural_code=urban,
+                        updated_at=clock.now(),
+                    )
+                )
             elif (region.name, region.parent_id, region.urban_rural_code, region.path) != (
-                    row.name, parent_id, urban, path):
-                region.name, region.parent_id, region.path, region.urban_rural_code = row.name, parent_id, path, urban
+                row.name,
+                parent_id,
+                urban,
+                path,
+            ):
+                region.name, region.parent_id, region.path, region.urban_rural_code = (
+                    row.name,
+                    parent_id,
+                    path,
+                    urban,
+                )
                 changed.append(region)
             else:
                 counts["unchanged"] += 1
         Region.objects.bulk_create(new, batch_size=batch_size)
-        Region.objects.bulk_update(changed, ["name", "parent", "path", "urban_rural_code"], batch_size=batch_size)
+        Region.objects.bulk_update(
+            changed, ["name", "parent", "path", "urban_rural_code"], batch_size=batch_size
+        )
         counts["created"] += len(new)
         counts["updated"] += len(changed)
         if new and new[0].pk is None:  # databases that cannot return ids from a bulk insert
             existing.update(Region.objects.filter(level=level).values_list("code", "id"))
         else:
             existing.update((r.code, r.pk) for r in new)
-    audit.record(actor, "region.import", None, object_repr=Path(path).name,
-                 after={**counts, "rows": len(parsed.rows), "dry_run": dry_run})
+    audit.record(
+        actor,
+        "region.import",
+        None,
+        object_repr=Path(path).name,
+        after={**counts, "rows": len(parsed.rows), "dry_run": dry_run},
+    )
     if dry_run:
         transaction.set_rollback(True)
     return counts
@@ -272,15 +330,24 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
 
 class ImportRejected(DomainError):
     def __init__(self, errors: list[regionfile.RowError]):
-        super().__init__("import.rejected",
-                         _("文件有 %(n)s 处错误，未导入任何数据") % {"n": len(errors)},
-                         details=[{"line": e.line, "column": e.column, "message": e.message} for e in errors])
+        super().__init__(
+            "import.rejected",
+            _("文件有 %(n)s 处错误，未导入任何数据") % {"n": len(errors)},
+            details=[{"line": e.line, "column": e.column, "message": e.message} for e in errors],
+        )
         self.errors = errors
 
 
 @transaction.atomic
-def create_grid(actor, community: Region, *, name: str, sequence: int | None = None,
-                boundary: dict | None = None, generated: bool = False) -> Region:
+def create_grid(
+    actor,
+    community: Region,
+    *,
+    name: str,
+    sequence: int | None = None,
+    boundary: dict | None = None,
+    generated: bool = False,
+) -> Region:
     """Add a grid (网格) under a community or village."""
     scopes.require(actor, "region.manage", community)
     if community.level != Level.COMMUNITY:
@@ -290,8 +357,13 @@ def create_grid(actor, community: Region, *, name: str, sequence: int | None = N
     code = rules.grid_code(community.code, sequence)
     if Region.objects.filter(code=code).exists():
         raise DomainError("region.code_taken", _("网格代码“%(c)s”已存在") % {"c": code})
-    grid = Region(code=code, name=name.strip(), level=Level.GRID, parent=community,
-                  path=rules.child_path(community.path, code))
+    grid = Region(
+        code=code,
+        name=name.strip(),
+        level=Level.GRID,
+        parent=community,
+        path=rules.child_path(community.path, code),
+    )
     _apply_boundary(grid, boundary, generated)
     grid.save()
     audit.record(actor, "region.create", grid, after={"code": code, "name": grid.name})
@@ -306,7 +378,9 @@ def set_boundary(actor, region: Region, boundary: dict | None, *, generated: boo
     before = {"had_boundary": region.boundary is not None}
     _apply_boundary(region, boundary, generated)
     region.save()
-    audit.record(actor, "region.boundary", region, before=before, after={"has_boundary": boundary is not None})
+    audit.record(
+        actor, "region.boundary", region, before=before, after={"has_boundary": boundary is not None}
+    )
     return region
 
 
@@ -349,9 +423,20 @@ def export_regions(actor, regions, *, ip: str | None = None) -> bytes:
     rows = []
     for region in regions.select_related("parent"):
         workers = queries.grid_workers_of(region) if region.level == Level.GRID else []
-        rows.append([region.code, region.name, region.get_level_display(), region.division_code,
-                     region.parent.name if region.parent else "", region.urban_rural_code,
-                     "、".join(f"{w.display_name} {w.masked_phone}".strip() for w in workers)])
+        rows.append(
+            [
+                region.code,
+                region.name,
+                region.get_level_display(),
+                region.division_code,
+                region.parent.name if region.parent else "",
+                region.urban_rural_code,
+                "、".join(f"{w.display_name} {w.masked_phone}".strip() for w in workers),
+            ]
+        )
     audit.record(actor, "region.export", None, ip=ip, object_repr=_("区域台账"), after={"rows": len(rows)})
-    return exports.xlsx_bytes(_("区域台账"), [_("代码"), _("名称"), _("层级"), _("统计用区划代码"), _("上级"),
-                                         _("城乡分类代码"), _("网格员")], rows)
+    return exports.xlsx_bytes(
+        _("区域台账"),
+        [_("代码"), _("名称"), _("层级"), _("统计用区划代码"), _("上级"), _("城乡分类代码"), _("网格员")],
+        rows,
+    )

@@ -44,8 +44,12 @@ def password_change(request):
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.change_password(request.user, old_password=form.cleaned_data["old_password"],
-                                     new_password=form.cleaned_data["new_password"], ip=client_ip(request))
+            services.change_password(
+                request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"],
+                ip=client_ip(request),
+            )
         except DomainError as exc:
             field = "old_password" if exc.code == "account.wrong_password" else "new_password"
             form.add_error(field, exc.message)
@@ -68,12 +72,22 @@ def region_list(request):
         return _deny(request)
     q = request.GET.get("q", "").strip()
     level = request.GET.get("level", "")
-    regions = queries.regions_visible_to(request.user, q=q or None, level=level or None).select_related("parent")
+    regions = queries.regions_visible_to(request.user, q=q or None, level=level or None).select_related(
+        "parent"
+    )
     page = Paginator(regions, 50).get_page(request.GET.get("page"))
-    return render(request, "core/region_list.html", {
-        "page": page, "q": q, "level": level, "roots": queries.top_regions_for(request.user),
-        "can_export": scopes.can(request.user, "region.export"), "levels": Level.choices,
-    })
+    return render(
+        request,
+        "core/region_list.html",
+        {
+            "page": page,
+            "q": q,
+            "level": level,
+            "roots": queries.top_regions_for(request.user),
+            "can_export": scopes.can(request.user, "region.export"),
+            "levels": Level.choices,
+        },
+    )
 
 
 @login_required
@@ -82,7 +96,9 @@ def region_export(request):
         return _deny(request)
     regions = queries.regions_visible_to(request.user, action="region.export")
     data = services.export_regions(request.user, regions, ip=client_ip(request))
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = "attachment; filename*=UTF-8''regions.xlsx"
     return response
 
@@ -91,14 +107,18 @@ def region_export(request):
 def region_detail(request, code: str):
     region = get_object_or_404(queries.regions_visible_to(request.user).select_related("parent"), code=code)
     visible = queries.regions_visible_to(request.user)
-    return render(request, "core/region_detail.html", {
-        "region": region,
-        "ancestors": visible.filter(code__in=region.ancestor_codes),
-        "children": visible.filter(parent=region),
-        "grid_workers": queries.grid_workers_of(region),
-        "staff": queries.staff_of(region),
-        "can_reveal": scopes.can(request.user, "pdata.reveal", region),
-    })
+    return render(
+        request,
+        "core/region_detail.html",
+        {
+            "region": region,
+            "ancestors": visible.filter(code__in=region.ancestor_codes),
+            "children": visible.filter(parent=region),
+            "grid_workers": queries.grid_workers_of(region),
+            "staff": queries.staff_of(region),
+            "can_reveal": scopes.can(request.user, "pdata.reveal", region),
+        },
+    )
 
 
 @login_required
@@ -107,8 +127,9 @@ def reveal_phone(request, pk: int):
     """Show one staff member's full phone number (htmx fragment); audited by the service."""
     person = get_object_or_404(User, pk=pk)
     try:
-        phone = services.reveal(request.user, person, "phone", reason=request.POST.get("reason", ""),
-                                ip=client_ip(request))
+        phone = services.reveal(
+            request.user, person, "phone", reason=request.POST.get("reason", ""), ip=client_ip(request)
+        )
     except DomainError as exc:
         return HttpResponseForbidden(exc.message)
     return render(request, "core/_revealed.html", {"value": phone})
@@ -134,16 +155,24 @@ def api_keys(request):
     created = None
     if request.method == "POST" and form.is_valid():
         try:
-            key, created = services.create_api_key(request.user, name=form.cleaned_data["name"],
-                                                   region=form.cleaned_data["region"],
-                                                   actions=form.cleaned_data["actions"])
+            key, created = services.create_api_key(
+                request.user,
+                name=form.cleaned_data["name"],
+                region=form.cleaned_data["region"],
+                actions=form.cleaned_data["actions"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, _("密钥“%(n)s”已创建。请立即复制保存，它只显示这一次。") % {"n": key.name})
+            messages.success(
+                request, _("密钥“%(n)s”已创建。请立即复制保存，它只显示这一次。") % {"n": key.name}
+            )
             form = ApiKeyForm(regions=regions)
-    return render(request, "core/api_keys.html", {
-        "form": form, "keys": queries.api_keys_visible_to(request.user), "created": created})
+    return render(
+        request,
+        "core/api_keys.html",
+        {"form": form, "keys": queries.api_keys_visible_to(request.user), "created": created},
+    )
 
 
 @login_required

@@ -7,10 +7,14 @@ from gongzhi.core import queries
 @login_required
 def home(request):
     """Each role's home: what they cover and the modules they work in."""
-    return render(request, "web/home.html", {
-        "grants": queries.grants_of(request.user),
-        "roots": queries.top_regions_for(request.user),
-    })
+    return render(
+        request,
+        "web/home.html",
+        {
+            "grants": queries.grants_of(request.user),
+            "roots": queries.top_regions_for(request.user),
+        },
+    )
 
 
 def error_404(request, exception=None):

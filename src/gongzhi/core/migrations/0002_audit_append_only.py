@@ -17,8 +17,10 @@ POSTGRES = [
     """CREATE TRIGGER core_auditentry_append_only BEFORE UPDATE ON core_auditentry
        FOR EACH STATEMENT EXECUTE FUNCTION core_auditentry_append_only()""",
 ]
-POSTGRES_REVERSE = ["DROP TRIGGER core_auditentry_append_only ON core_auditentry",
-                    "DROP FUNCTION core_auditentry_append_only()"]
+POSTGRES_REVERSE = [
+    "DROP TRIGGER core_auditentry_append_only ON core_auditentry",
+    "DROP FUNCTION core_auditentry_append_only()",
+]
 
 
 def _run(statements):
@@ -26,6 +28,7 @@ def _run(statements):
         vendor = schema_editor.connection.vendor
         for sql in statements.get(vendor, []):
             schema_editor.execute(sql)
+
     return apply
 
 
@@ -33,6 +36,8 @@ class Migration(migrations.Migration):
     dependencies = [("core", "0001_initial")]
 
     operations = [
-        migrations.RunPython(_run({"sqlite": SQLITE, "postgresql": POSTGRES}),
-                             _run({"sqlite": SQLITE_REVERSE, "postgresql": POSTGRES_REVERSE})),
+        migrations.RunPython(
+            _run({"sqlite": SQLITE, "postgresql": POSTGRES}),
+            _run({"sqlite": SQLITE_REVERSE, "postgresql": POSTGRES_REVERSE}),
+        ),
     ]

@@ -24,15 +24,20 @@ class Command(BaseCommand):
             if verb == "create":
                 region = services.region_by_code(options["region"])
                 actions = [a.strip() for a in options["actions"].split(",") if a.strip()]
-                key, plaintext = services.create_api_key(SYSTEM, name=options["name"], region=region,
-                                                         actions=actions)
-                self.stderr.write(f"密钥“{key.name}”已创建（区域 {region.name}，操作 {', '.join(key.actions)}）。"
-                                  "请立即保存，它不会再显示：")
+                key, plaintext = services.create_api_key(
+                    SYSTEM, name=options["name"], region=region, actions=actions
+                )
+                self.stderr.write(
+                    f"密钥“{key.name}”已创建（区域 {region.name}，操作 {', '.join(key.actions)}）。"
+                    "请立即保存，它不会再显示："
+                )
                 self.stdout.write(plaintext)
             elif verb == "list":
                 for key in ApiKey.objects.select_related("region"):
                     state = "有效" if key.is_active else "已吊销"
-                    self.stdout.write(f"{key.name}\tgz_{key.prefix}_…\t{key.region.code}\t{','.join(key.actions)}\t{state}")
+                    self.stdout.write(
+                        f"{key.name}\tgz_{key.prefix}_…\t{key.region.code}\t{','.join(key.actions)}\t{state}"
+                    )
             elif verb == "revoke":
                 key = ApiKey.objects.filter(name=options["name"]).first()
                 if key is None:

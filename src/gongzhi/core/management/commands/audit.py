@@ -13,6 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, verb, **options):
         result = audit.verify()
         if not result.ok:
-            raise CommandError(f"审计链在第 {result.broken_id} 条记录处断裂：{result.reason}"
-                               f"（此前 {result.checked} 条完好）")
+            raise CommandError(
+                f"审计链在第 {result.broken_id} 条记录处断裂：{result.reason}（此前 {result.checked} 条完好）"
+            )
         self.stdout.write(self.style.SUCCESS(f"审计链完好，共 {result.checked} 条记录。"))

@@ -27,5 +27,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"……另有 {len(exc.errors) - 200} 处错误")
             raise CommandError(exc.message) from exc
         prefix = "（试运行，未写入）" if dry_run else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"{prefix}新增 {counts['created']}，更新 {counts['updated']}，未变 {counts['unchanged']}。"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{prefix}新增 {counts['created']}，更新 {counts['updated']}，未变 {counts['unchanged']}。"
+            )
+        )

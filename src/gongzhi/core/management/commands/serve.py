@@ -21,6 +21,7 @@ class Command(BaseCommand):
         # Collect before the app loads: whitenoise indexes the static folder when it starts.
         call_command("collectstatic", interactive=False, verbosity=0)
         from gongzhi.wsgi import application
+
         worker = None
         if not no_worker:
             worker = subprocess.Popen([sys.executable, "-m", "gongzhi.cli", "worker"])

@@ -33,8 +33,9 @@ class Command(BaseCommand):
     def handle(self, *args, interval, schedule_interval, no_schedule, **options):
         stop = threading.Event()
         if not no_schedule:
-            thread = threading.Thread(target=run_scheduler, args=(stop, schedule_interval),
-                                      name="gongzhi-scheduler", daemon=True)
+            thread = threading.Thread(
+                target=run_scheduler, args=(stop, schedule_interval), name="gongzhi-scheduler", daemon=True
+            )
             thread.start()
         try:
             call_command("db_worker", interval=interval, queue_name="*", startup_delay=False)
