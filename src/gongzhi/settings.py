@@ -43,6 +43,7 @@ CSRF_TRUSTED_ORIGINS = [
 INSTALLED_APPS = [
     "gongzhi.core",
     "gongzhi.web",
+    "gongzhi.people",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from gongzhi.api import api
@@ -15,9 +15,24 @@ urlpatterns = [
     path("regions/export.xlsx", core_views.region_export, name="region_export"),
     path("regions/<str:code>/", core_views.region_detail, name="region_detail"),
     path("people/staff/<int:pk>/phone/", core_views.reveal_phone, name="reveal_staff_phone"),
+    path("admin/accounts/", core_views.account_list, name="account_list"),
+    path("admin/accounts/<int:pk>/", core_views.account_detail, name="account_detail"),
+    path("admin/accounts/<int:pk>/grants/", core_views.account_grant, name="account_grant"),
+    path(
+        "admin/accounts/<int:pk>/grants/<int:grant_pk>/revoke/",
+        core_views.account_revoke,
+        name="account_revoke",
+    ),
+    path(
+        "admin/accounts/<int:pk>/password/",
+        core_views.account_password_reset,
+        name="account_password_reset",
+    ),
+    path("admin/accounts/<int:pk>/active/", core_views.account_set_active, name="account_set_active"),
     path("admin/api-keys/", core_views.api_keys, name="api_keys"),
     path("admin/api-keys/<int:pk>/revoke/", core_views.api_key_revoke, name="api_key_revoke"),
     path("admin/audit/", core_views.audit_log, name="audit_log"),
+    path("people/", include("gongzhi.people.urls")),
     path("api/v1/", api.urls),
 ]
 

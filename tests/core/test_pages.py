@@ -28,7 +28,7 @@ def test_csp_and_security_headers(client, db):
         (Role.COMMUNITY_STAFF, "community_a", ["区域网格", "诉求事件"], ["接口密钥"]),
         (Role.STREET_STAFF, "street", ["区域网格", "数据驾驶舱"], ["接口密钥"]),
         (Role.DEPARTMENT_STAFF, "county", ["诉求事件"], ["人房台账", "审计日志"]),
-        (Role.LEADER, "street", ["数据驾驶舱", "审计日志"], ["接口密钥", "人房台账"]),
+        (Role.LEADER, "street", ["数据驾驶舱", "审计日志", "人房台账"], ["接口密钥"]),
         (Role.ADMIN, "county", ["接口密钥", "审计日志"], ["随手拍"]),
     ],
 )

@@ -10,7 +10,7 @@ from gongzhi.core import crypto
 
 
 class _EncryptedDescriptor:
-    """Setting the plaintext also sets the sibling blind-index column, so bulk_create stays consistent."""
+    """Normalises plaintext on assignment, so what is encrypted and what is indexed always agree."""
 
     def __init__(self, field: EncryptedField):
         self.field = field
@@ -26,30 +26,18 @@ class _EncryptedDescriptor:
         if value is not None and self.field.normalize:
             value = self.field.normalize(value)
         instance.__dict__[self.field.attname] = value
-        if self.field.index_field:
-            instance.__dict__[self.field.index_field] = (
-                crypto.blind_index(value, purpose=self.field.purpose) if value else None
-            )
 
 
 class EncryptedField(models.TextField):
-    """Stores text encrypted; `index_field` names a BlindIndexField kept in step with it.
+    """Stores text encrypted (AES-GCM); pair it with a BlindIndexField(source=...) for lookups.
 
     `purpose` names what kind of value this is ("citizen_id", "phone"): it selects the mask and
     separates blind-index domains. `normalize` turns input into the canonical form before both
     encryption and indexing (e.g. upper-case X in ID numbers), so lookups match.
     """
 
-    def __init__(
-        self,
-        *args,
-        purpose: str = "",
-        index_field: str | None = None,
-        normalize: Callable[[str], str] | None = None,
-        **kwargs,
-    ):
+    def __init__(self, *args, purpose: str = "", normalize: Callable[[str], str] | None = None, **kwargs):
         self.purpose = purpose
-        self.index_field = index_field
         self.normalize = normalize
         kwargs.setdefault("null", True)
         kwargs.setdefault("blank", True)
@@ -59,8 +47,6 @@ class EncryptedField(models.TextField):
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs["purpose"] = self.purpose
-        if self.index_field:
-            kwargs["index_field"] = self.index_field
         for key in ("null", "blank", "editable"):
             kwargs.pop(key, None)
         return name, path, args, kwargs
@@ -90,11 +76,55 @@ class EncryptedField(models.TextField):
         return super().get_lookup(lookup_name)
 
 
+class _BlindIndexDescriptor:
+    """The index is always computed from the plaintext beside it, never assigned: it cannot go stale."""
+
+    def __init__(self, field: BlindIndexField):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        plaintext = getattr(instance, self.field.source)
+        if not plaintext:
+            return None
+        cached = instance.__dict__.get(self.field.attname)
+        if cached is not None and cached[0] == plaintext:
+            return cached[1]
+        index = crypto.blind_index(plaintext, purpose=self.field.purpose)
+        instance.__dict__[self.field.attname] = (plaintext, index)
+        return index
+
+    def __set__(self, instance, value):
+        # Loaded from the database or set by Model.__init__: kept so Django does not see a deferred
+        # field, but recomputed on read from the plaintext it belongs to.
+        instance.__dict__[self.field.attname] = (None, value)
+
+
 class BlindIndexField(models.CharField):
-    def __init__(self, *args, **kwargs):
+    """Keyed HMAC-SHA256 of the EncryptedField named by `source`: exact lookups and uniqueness
+    without storing the value. Query with `crypto.blind_index(value, purpose=...)`."""
+
+    def __init__(self, *args, source: str, **kwargs):
+        self.source = source
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("null", True)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("editable", False)
         kwargs.setdefault("db_index", True)
         super().__init__(*args, **kwargs)
+
+    @property
+    def purpose(self) -> str:
+        return self.model._meta.get_field(self.source).purpose
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        for key in ("max_length", "null", "blank", "editable"):
+            kwargs.pop(key, None)
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls, name, private_only=False):
+        super().contribute_to_class(cls, name, private_only)
+        setattr(cls, self.attname, _BlindIndexDescriptor(self))

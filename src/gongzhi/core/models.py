@@ -86,8 +86,8 @@ class User(AbstractUser):
     """账号：staff, residents and administrators. Roles come from RoleGrant rows."""
 
     real_name = models.CharField(_("姓名"), max_length=50, blank=True)
-    phone = EncryptedField(_("手机号"), purpose="phone", index_field="phone_index")
-    phone_index = BlindIndexField()
+    phone = EncryptedField(_("手机号"), purpose="phone")
+    phone_index = BlindIndexField(source="phone")
     title = models.CharField(_("职务"), max_length=50, blank=True)
 
     class Meta:

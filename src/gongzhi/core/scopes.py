@@ -34,11 +34,23 @@ def paths_for(principal, action: str) -> list[str] | None:
         return []
     if principal.is_superuser:
         return None
-    cache = principal.__dict__.setdefault("_scope_grants", None)
+    return minimal_paths([path for role, path in _grants(principal) if role_allows(role, action)])
+
+
+def paths_for_role(principal, role: str) -> list[str]:
+    """Region paths where a user holds one particular role (e.g. who may see a sensitive tag)."""
+    if not isinstance(principal, User) or not principal.is_active:
+        return []
+    return minimal_paths([path for r, path in _grants(principal) if r == role])
+
+
+def _grants(user: User) -> list[tuple[str, str]]:
+    """A user's (role, region path) pairs, read once per request object."""
+    cache = user.__dict__.get("_scope_grants")
     if cache is None:
-        cache = list(RoleGrant.objects.filter(user=principal).values_list("role", "region__path"))
-        principal.__dict__["_scope_grants"] = cache
-    return minimal_paths([path for role, path in cache if role_allows(role, action)])
+        cache = list(RoleGrant.objects.filter(user=user).values_list("role", "region__path"))
+        user.__dict__["_scope_grants"] = cache
+    return cache
 
 
 def can(principal, action: str, obj: Model | None = None) -> bool:

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PeopleConfig(AppConfig):
+    name = "gongzhi.people"
+    label = "people"
+    verbose_name = _("人房")
+
+    def ready(self) -> None:
+        from gongzhi.people import permissions  # noqa: F401  (registers actions and navigation)

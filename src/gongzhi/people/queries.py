@@ -1,0 +1,106 @@
+"""Scoped reads of the people ledger. Pages, API, exports and search all start here."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from gongzhi.core import crypto, scopes
+from gongzhi.people import rules
+from gongzhi.people.models import Building, Household, ImportJob, Organisation, Resident, ResidentStatus, Unit
+
+VIEW = "people.view"
+
+
+def residents_visible_to(
+    principal, *, action: str = VIEW, include_inactive: bool = False
+) -> QuerySet[Resident]:
+    qs = scopes.visible(Resident.objects.select_related("region"), principal, action)
+    if not include_inactive:
+        qs = qs.filter(status=ResidentStatus.LIVING_HERE)
+    return qs
+
+
+def buildings_visible_to(principal, *, action: str = VIEW) -> QuerySet[Building]:
+    return scopes.visible(Building.objects.select_related("region"), principal, action)
+
+
+def units_visible_to(principal, *, action: str = VIEW) -> QuerySet[Unit]:
+    return scopes.visible(Unit.objects.select_related("building", "building__region"), principal, action)
+
+
+def households_visible_to(principal, *, action: str = VIEW) -> QuerySet[Household]:
+    return scopes.visible(
+        Household.objects.select_related("region", "householder", "unit"), principal, action
+    )
+
+
+def organisations_visible_to(principal, *, action: str = VIEW) -> QuerySet[Organisation]:
+    return scopes.visible(Organisation.objects.select_related("region"), principal, action)
+
+
+def import_jobs_visible_to(principal) -> QuerySet[ImportJob]:
+    return scopes.visible(
+        ImportJob.objects.select_related("region", "created_by"), principal, "people.import"
+    )
+
+
+def search_residents(principal, text: str, *, include_inactive: bool = False) -> QuerySet[Resident]:
+    """Search as staff type: a name (汉字, full pinyin or initials), the last 4–6 characters of an ID
+    number, a full ID number, a mobile number, or part of an address. Always scoped."""
+    qs = residents_visible_to(principal, include_inactive=include_inactive)
+    text = text.strip()
+    if not text:
+        return qs.none()
+    kind = rules.classify_query(text)
+    q = text.upper()
+    if kind == "id":
+        return qs.filter(id_index=crypto.blind_index(q, purpose="citizen_id"))
+    if kind == "phone":
+        return qs.filter(phone_index=crypto.blind_index(q, purpose="phone"))
+    if kind == "id_tail":
+        field = {4: "id_tail4", 5: "id_tail5", 6: "id_tail6"}[len(q)]
+        return qs.filter(**{field: crypto.blind_index(q, purpose="citizen_id_tail")})
+    if kind == "pinyin":
+        low = text.lower()
+        return qs.filter(Q(name_pinyin__contains=low) | Q(name_initials__contains=low)).order_by("name")
+    return qs.filter(Q(name__contains=text) | Q(address__contains=text)).order_by("name")
+
+
+def likely_duplicates(principal, *, limit: int = 200) -> list[tuple[Resident, Resident, float]]:
+    """Pairs that are probably one person entered twice: same name and birth date, alike addresses.
+
+    Grouping by (name, birth date) in the database keeps this cheap; only small groups are compared.
+    """
+    qs = residents_visible_to(principal, action="people.merge").filter(birth_date__isnull=False)
+    groups = qs.values("name", "birth_date").annotate(n=Count("id")).filter(n__gt=1).order_by("name")[:limit]
+    pairs = []
+    for group in groups:
+        people = list(qs.filter(name=group["name"], birth_date=group["birth_date"]).order_by("created_at"))
+        for i, a in enumerate(people):
+            for b in people[i + 1 :]:
+                if a.id_number and b.id_number:
+                    continue  # two different ID numbers are two people
+                score = rules.address_similarity(a.address, b.address)
+                if rules.likely_duplicate(
+                    {"name": a.name, "birth_date": a.birth_date, "address": a.address},
+                    {"name": b.name, "birth_date": b.birth_date, "address": b.address},
+                ):
+                    pairs.append((a, b, score))
+    return pairs[:limit]
+
+
+def household_members(household: Household) -> QuerySet[Resident]:
+    return household.members.filter(status=ResidentStatus.LIVING_HERE).order_by("relation", "birth_date")
+
+
+def building_sheet(building: Building) -> list[dict]:
+    """一楼一档: each unit with its owners and the people living there."""
+    units = building.units.prefetch_related("ownerships__resident", "occupants").order_by("label")
+    return [
+        {
+            "unit": u,
+            "owners": [o.resident for o in u.ownerships.all()],
+            "occupants": [r for r in u.occupants.all() if r.status == ResidentStatus.LIVING_HERE],
+        }
+        for u in units
+    ]
