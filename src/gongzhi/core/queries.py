@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from gongzhi.core import scopes
 from gongzhi.core.models import ApiKey, AuditEntry, Level, Region, RoleGrant, User
@@ -96,3 +96,18 @@ def api_keys_visible_to(user) -> QuerySet[ApiKey]:
 
 def communities_and_grids(region: Region) -> QuerySet[Region]:
     return Region.objects.filter(path__startswith=region.path, level__in=[Level.COMMUNITY, Level.GRID])
+
+
+def users_manageable_by(actor, *, q: str | None = None) -> QuerySet[User]:
+    """Users holding at least one grant where `actor` may manage accounts.
+
+    Whoever may manage accounts everywhere (a superuser) also sees users with no grants at all.
+    """
+    qs = User.objects.all()
+    if scopes.paths_for(actor, "account.manage") is not None:
+        in_scope = scopes.visible(RoleGrant.objects.all(), actor, "account.manage")
+        qs = qs.filter(pk__in=in_scope.values("user_id"))
+    if q:
+        qs = qs.filter(Q(username__icontains=q) | Q(real_name__contains=q))
+    grants = RoleGrant.objects.select_related("region").order_by("region__path", "role")
+    return qs.prefetch_related(Prefetch("grants", queryset=grants)).order_by("username")

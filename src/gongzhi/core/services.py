@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from shapely.geometry import shape
 
 from gongzhi.core import audit, clock, regionfile, rules, scopes
-from gongzhi.core.errors import DomainError, NotFound
+from gongzhi.core.errors import DomainError, NotFound, PermissionDenied
+from gongzhi.core.masking import mask_phone
 from gongzhi.core.models import ApiKey, Level, LoginFailure, Region, RoleGrant, User
 from gongzhi.core.roles import ACTIONS, Role
 from gongzhi.core.validators import validate_phone
@@ -440,3 +441,134 @@ def export_regions(actor, regions, *, ip: str | None = None) -> bytes:
         [_("代码"), _("名称"), _("层级"), _("统计用区划代码"), _("上级"), _("城乡分类代码"), _("网格员")],
         rows,
     )
+
+
+# ---------------------------------------------------------------- account administration
+
+
+@transaction.atomic
+def create_account(
+    actor,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    region: Region,
+    real_name: str = "",
+    phone: str = "",
+    title: str = "",
+) -> User:
+    """Create a staff account with its first role grant: both or neither."""
+    scopes.require(actor, "account.manage", region)
+    user = create_user(
+        actor, username=username, password=password, real_name=real_name, phone=phone, title=title
+    )
+    grant_role(actor, user, role, region)
+    return user
+
+
+def _require_manages(actor, user: User) -> None:
+    """An administrator manages a user only when every one of the user's grants lies in their scope.
+
+    A user with no grants, or a superuser, is managed only by whoever may manage accounts everywhere.
+    """
+    scopes.require(actor, "account.manage", user)
+    if scopes.paths_for(actor, "account.manage") is None:
+        return
+    if user.is_superuser:
+        raise PermissionDenied("permission_denied", _("只有系统管理员可以管理该账号"))
+    for grant in RoleGrant.objects.filter(user=user).select_related("region"):
+        if not scopes.can(actor, "account.manage", grant.region):
+            raise PermissionDenied(
+                "account.outside_scope",
+                _("该账号在您的管辖范围之外（%(r)s）还有授权，不能由您修改") % {"r": grant.region.name},
+            )
+
+
+def may_manage_account(actor, user: User) -> bool:
+    """Whether `actor` may change `user` as a whole (profile, password, active): see `_require_manages`."""
+    try:
+        _require_manages(actor, user)
+    except DomainError:
+        return False
+    return True
+
+
+def _home_region(user: User) -> Region | None:
+    """The smallest region covering all of a user's grants: where account changes are audited."""
+    paths = list(RoleGrant.objects.filter(user=user).values_list("region__path", flat=True))
+    if not paths:
+        return None
+    common = paths[0].rstrip("/").split("/")
+    for path in paths[1:]:
+        parts = path.rstrip("/").split("/")
+        n = 0
+        while n < min(len(common), len(parts)) and common[n] == parts[n]:
+            n += 1
+        common = common[:n]
+    if not common:
+        return None
+    return Region.objects.filter(path="/".join(common) + "/").first()
+
+
+@transaction.atomic
+def set_active(actor, user: User, active: bool) -> User:
+    """Activate or deactivate (停用) an account; a deactivated account cannot sign in."""
+    _require_manages(actor, user)
+    if not active and isinstance(actor, User) and actor.pk == user.pk:
+        raise DomainError("account.deactivate_self", _("不能停用自己的账号"))
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_active != active:
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        audit.record(
+            actor,
+            "account.activate" if active else "account.deactivate",
+            locked,
+            region=_home_region(locked),
+            before={"is_active": not active},
+            after={"is_active": active},
+        )
+    user.is_active = locked.is_active
+    return locked
+
+
+@transaction.atomic
+def reset_password(actor, user: User, new_password: str) -> None:
+    """Set a new password for someone else's account. The audit entry never holds the password."""
+    _require_manages(actor, user)
+    if isinstance(actor, User) and actor.pk == user.pk:
+        raise DomainError("account.reset_self", _("请通过“修改密码”修改自己的密码"))
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    _check_password(new_password, locked)
+    locked.set_password(new_password)
+    locked.save(update_fields=["password"])
+    user.password = locked.password
+    audit.record(actor, "account.password_reset", locked, region=_home_region(locked))
+
+
+@transaction.atomic
+def update_profile(actor, user: User, *, real_name: str, phone: str, title: str) -> User:
+    """Change name, phone and title. The audit shows the phone masked, never in full."""
+    _require_manages(actor, user)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    new = {
+        "real_name": real_name.strip(),
+        "phone": _clean_phone(phone) if phone.strip() else "",
+        "title": title.strip(),
+    }
+    old = {"real_name": locked.real_name, "phone": locked.phone or "", "title": locked.title}
+    changed = [field for field in new if new[field] != old[field]]
+    if not changed:
+        return locked
+    locked.real_name, locked.phone, locked.title = new["real_name"], new["phone"], new["title"]
+    locked.save(update_fields=["real_name", "phone", "phone_index", "title"])
+
+    def shown(values: dict) -> dict:
+        return {f: mask_phone(values[f]) if f == "phone" else values[f] for f in changed}
+
+    audit.record(
+        actor, "account.update", locked, region=_home_region(locked), before=shown(old), after=shown(new)
+    )
+    user.real_name, user.phone, user.title = locked.real_name, locked.phone, locked.title
+    return locked

@@ -1,4 +1,7 @@
-"""Pages for sign-in, the region tree, API keys and the audit log. Thin: forms, services, queries."""
+"""Pages for sign-in, the region tree, accounts, API keys and the audit log.
+
+Thin: forms, services, queries.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,16 @@ from django.views.decorators.http import require_POST
 
 from gongzhi.core import queries, scopes, services
 from gongzhi.core.errors import DomainError
-from gongzhi.core.forms import ApiKeyForm, LockingAuthenticationForm, PasswordChangeForm, client_ip
+from gongzhi.core.forms import (
+    AccountCreateForm,
+    ApiKeyForm,
+    GrantForm,
+    LockingAuthenticationForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    ProfileForm,
+    client_ip,
+)
 from gongzhi.core.models import Level, User
 
 
@@ -182,3 +194,172 @@ def api_key_revoke(request, pk: int):
     services.revoke_api_key(request.user, key)
     messages.success(request, _("密钥“%(n)s”已吊销。") % {"n": key.name})
     return redirect("api_keys")
+
+
+# ---------------------------------------------------------------- account administration
+
+# Which form field a service's error belongs to; anything else is shown above the form.
+_ACCOUNT_ERROR_FIELDS = {
+    "account.username_required": "username",
+    "account.username_taken": "username",
+    "account.weak_password": "password",
+    "account.bad_phone": "phone",
+    "account.unknown_role": "role",
+}
+
+
+def _form_error(form, exc: DomainError) -> None:
+    field = _ACCOUNT_ERROR_FIELDS.get(exc.code)
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+def _account_regions(request):
+    return queries.regions_visible_to(request.user, action="account.manage")
+
+
+@login_required
+def account_list(request):
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    form = AccountCreateForm(request.POST or None, regions=_account_regions(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            person = services.create_account(
+                request.user,
+                username=data["username"],
+                password=data["password"],
+                role=data["role"],
+                region=data["region"],
+                real_name=data["real_name"],
+                phone=data["phone"],
+                title=data["title"],
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("账号“%(u)s”已创建。") % {"u": person.username})
+            return redirect("account_detail", pk=person.pk)
+    q = request.GET.get("q", "").strip()
+    people = queries.users_manageable_by(request.user, q=q or None)
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    return render(request, "core/account_list.html", {"page": page, "q": q, "form": form})
+
+
+def _manageable(request, pk: int) -> User:
+    return get_object_or_404(queries.users_manageable_by(request.user), pk=pk)
+
+
+def _render_account(request, person: User, **forms):
+    grants = list(queries.grants_of(person).select_related("granted_by"))
+    for grant in grants:
+        grant.in_scope = scopes.can(request.user, "account.manage", grant.region)
+    context = {
+        "person": person,
+        "grants": grants,
+        "manages_all": services.may_manage_account(request.user, person),
+        "is_self": person.pk == request.user.pk,
+        "profile_form": ProfileForm(initial={"real_name": person.real_name, "title": person.title}),
+        "grant_form": GrantForm(regions=_account_regions(request)),
+        "password_form": PasswordResetForm(),
+        **forms,
+    }
+    return render(request, "core/account_detail.html", context)
+
+
+def _saved(request, message: str, person: User):
+    messages.success(request, message)
+    return redirect("account_detail", pk=person.pk)
+
+
+@login_required
+def account_detail(request, pk: int):
+    """One account: profile, grants, password reset, activation. POST saves the profile."""
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    person = _manageable(request, pk)
+    if request.method != "POST":
+        return _render_account(request, person)
+    form = ProfileForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        # The edit form never shows the stored number (administrators may not read personal data):
+        # an empty field keeps it, the checkbox clears it.
+        phone = "" if data["clear_phone"] else (data["phone"] or person.phone or "")
+        try:
+            services.update_profile(
+                request.user, person, real_name=data["real_name"], phone=phone, title=data["title"]
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            return _saved(request, _("资料已保存。"), person)
+    return _render_account(request, person, profile_form=form)
+
+
+@login_required
+@require_POST
+def account_grant(request, pk: int):
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    person = _manageable(request, pk)
+    form = GrantForm(request.POST, regions=_account_regions(request))
+    if form.is_valid():
+        role, region = form.cleaned_data["role"], form.cleaned_data["region"]
+        try:
+            services.grant_role(request.user, person, role, region)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            return _saved(request, _("已授予角色。"), person)
+    return _render_account(request, person, grant_form=form)
+
+
+@login_required
+@require_POST
+def account_revoke(request, pk: int, grant_pk: int):
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    person = _manageable(request, pk)
+    grant = get_object_or_404(queries.grants_of(person), pk=grant_pk)
+    try:
+        services.revoke_role(request.user, grant)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("account_detail", pk=person.pk)
+    messages.success(request, _("已撤销授权。"))
+    if not queries.users_manageable_by(request.user).filter(pk=person.pk).exists():
+        return redirect("account_list")  # the last grant in the administrator's area is gone
+    return redirect("account_detail", pk=person.pk)
+
+
+@login_required
+@require_POST
+def account_password_reset(request, pk: int):
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    person = _manageable(request, pk)
+    form = PasswordResetForm(request.POST)
+    if form.is_valid():
+        try:
+            services.reset_password(request.user, person, form.cleaned_data["password"])
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            return _saved(request, _("密码已重置，请通过安全渠道告知本人。"), person)
+    return _render_account(request, person, password_form=form)
+
+
+@login_required
+@require_POST
+def account_set_active(request, pk: int):
+    if not scopes.can(request.user, "account.manage"):
+        return _deny(request)
+    person = _manageable(request, pk)
+    active = request.POST.get("active") == "1"
+    try:
+        services.set_active(request.user, person, active)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("account_detail", pk=person.pk)
+    return _saved(request, _("账号已启用。") if active else _("账号已停用。"), person)

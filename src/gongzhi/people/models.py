@@ -222,9 +222,9 @@ class Resident(models.Model):
     id_number = EncryptedField(_("证件号码"), purpose="citizen_id", normalize=_upper)
     id_index = BlindIndexField(source="id_number")
     # Blind indexes of the last 4, 5 and 6 characters: staff search by the tail of an ID number.
-    id_tail4 = models.CharField(max_length=64, null=True, blank=True, editable=False)
-    id_tail5 = models.CharField(max_length=64, null=True, blank=True, editable=False)
-    id_tail6 = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    id_tail4 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    id_tail5 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    id_tail6 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     phone = EncryptedField(_("联系电话"), purpose="phone", normalize=_strip)

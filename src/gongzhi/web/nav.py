@@ -96,6 +96,14 @@ ENTRIES: list[Entry] = [
     ),
     Entry("insight", _("数据驾驶舱"), _("指标、考核与社区画像"), frozenset({Role.LEADER, Role.STREET_STAFF})),
     Entry(
+        "accounts",
+        _("账号管理"),
+        _("账号、角色与授权"),
+        frozenset({Role.ADMIN}),
+        "account_list",
+        "account.manage",
+    ),
+    Entry(
         "api_keys",
         _("接口密钥"),
         _("为外部系统签发和吊销访问密钥"),
