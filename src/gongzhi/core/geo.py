@@ -10,6 +10,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from django.db.models import Count, Max
 from shapely.geometry import shape
@@ -109,6 +110,8 @@ class Locator:
             self.regions.append(Located(region_id, code, path.count("/")))
         self.geoms = geoms
         self.areas = [g.area for g in geoms]
+        self._areas = np.array(self.areas, dtype=float)
+        self._depths = np.array([r.depth for r in self.regions], dtype=int)
         self.tree = shapely.STRtree(geoms) if geoms else None
 
     def locate(self, lon: float, lat: float) -> Located | None:
@@ -124,18 +127,22 @@ class Locator:
         return self.regions[best[1]] if best else None
 
     def locate_many(self, lons, lats) -> list[Located | None]:
-        """Vectorised: one tree query for all points."""
-        if self.tree is None:
-            return [None] * len(lons)
-        points = shapely.points(lons, lats)
-        pt_idx, geom_idx = self.tree.query(points, predicate="intersects")
-        best: dict[int, tuple[tuple[int, float], int]] = {}
-        for p, g in zip(pt_idx.tolist(), geom_idx.tolist(), strict=True):
-            key = (-self.regions[g].depth, self.areas[g])
-            current = best.get(p)
-            if current is None or key < current[0]:
-                best[p] = (key, g)
-        return [self.regions[best[i][1]] if i in best else None for i in range(len(points))]
+        """Vectorised: one tree query for all points, then the deepest (then smallest) match per point."""
+        n = len(lons)
+        if self.tree is None or n == 0:
+            return [None] * n
+        pt_idx, geom_idx = self.tree.query(shapely.points(lons, lats), predicate="intersects")
+        if len(pt_idx) == 0:
+            return [None] * n
+        # Sort candidate pairs by point, then deepest level, then smallest area; keep each point's first.
+        order = np.lexsort((self._areas[geom_idx], -self._depths[geom_idx], pt_idx))
+        pt_sorted, geom_sorted = pt_idx[order], geom_idx[order]
+        first = np.ones(len(pt_sorted), dtype=bool)
+        first[1:] = pt_sorted[1:] != pt_sorted[:-1]
+        result: list[Located | None] = [None] * n
+        for p, g in zip(pt_sorted[first].tolist(), geom_sorted[first].tolist(), strict=True):
+            result[p] = self.regions[g]
+        return result
 
 
 _lock = threading.Lock()
