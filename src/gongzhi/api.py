@@ -89,8 +89,10 @@ def on_unexpected(request, exc):
 
 def _register_routers() -> None:
     from gongzhi.core.api import router as core_router
+    from gongzhi.people.api import router as people_router
 
     api.add_router("/", core_router)
+    api.add_router("/people", people_router)
 
 
 _register_routers()

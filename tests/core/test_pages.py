@@ -76,3 +76,10 @@ def test_api_key_page_shows_key_once(client, tree):
     assert "只显示这一次" in page and "gz_" in page
     again = client.get("/admin/api-keys/").content.decode()
     assert "12345 热线" in again and "只显示这一次" not in again
+
+
+def test_nul_characters_are_refused_everywhere(client, tree):
+    client.force_login(user_with(Role.GRID_WORKER, tree.grid_a1))
+    response = client.get("/api/v1/regions", {"q": "a\x00b"})
+    assert response.status_code == 400 and response.json()["code"] == "bad_characters"
+    assert client.get("/regions/", {"q": "\x00"}).status_code == 400

@@ -7,19 +7,10 @@ from playwright.sync_api import expect
 
 from gongzhi.core import demo
 from gongzhi.core.roles import Role
+from tests.e2e.pages import LOGIN_URL, login
 
-LOGIN_URL = re.compile(r"/login/")
 # Codes of the demo grid workers' grids: 马宗岭社区居委会 第1网格 and 第2网格.
 GRID_OF = {"grid1": ("510903014006001", "第1网格"), "grid2": ("510903014006002", "第2网格")}
-
-
-def login(page, base_url, username, password):
-    page.goto(base_url + "/")
-    expect(page).to_have_url(LOGIN_URL)
-    page.get_by_label("用户名", exact=True).fill(username)
-    page.get_by_label("密码", exact=True).fill(password)
-    with page.expect_navigation():
-        page.locator("form.stacked").get_by_role("button", name="登录").click()
 
 
 @pytest.mark.parametrize("account", demo.ACCOUNTS, ids=[a.username for a in demo.ACCOUNTS])

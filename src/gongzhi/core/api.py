@@ -9,6 +9,9 @@ from gongzhi.core.errors import DomainError, NotFound
 
 router = Router(tags=["core"])
 
+# Larger offsets overflow PostgreSQL's bigint, and no one pages that far.
+MAX_OFFSET = 2**31 - 1
+
 
 class MeOut(Schema):
     kind: str
@@ -66,7 +69,7 @@ def list_regions(
     request,
     filters: Query[RegionFilter],
     limit: int = Query(200, ge=1, le=2000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
     qs = queries.regions_visible_to(
         request.principal, level=filters.level, parent=filters.parent, q=filters.q

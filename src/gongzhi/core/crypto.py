@@ -73,10 +73,16 @@ def decrypt(token: str, *, context: bytes = b"") -> str:
     return keys[kid].decrypt(nonce, ct, context).decode()
 
 
+INDEX_HEX_LENGTH = 32
+
+
 def blind_index(value: str, *, purpose: str) -> str:
     """Keyed HMAC-SHA256 of a normalised value: equal values match, nothing can be read back.
 
     `purpose` separates index domains so the same number indexed as a phone and as an ID differ.
     """
     _, _, index_key = _keys()
-    return hmac.new(index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    # 128 bits are plenty against collisions and keep the indexes half the size.
+    return hmac.new(index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()[
+        :INDEX_HEX_LENGTH
+    ]

@@ -103,15 +103,17 @@ class _BlindIndexDescriptor:
 
 class BlindIndexField(models.CharField):
     """Keyed HMAC-SHA256 of the EncryptedField named by `source`: exact lookups and uniqueness
-    without storing the value. Query with `crypto.blind_index(value, purpose=...)`."""
+    without storing the value. Query with `crypto.blind_index(value, purpose=...)`; give it an index
+    in the model's Meta."""
 
     def __init__(self, *args, source: str, **kwargs):
         self.source = source
-        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("max_length", crypto.INDEX_HEX_LENGTH)
         kwargs.setdefault("null", True)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("editable", False)
-        kwargs.setdefault("db_index", True)
+        # No index by default: declare one in Meta.indexes (or a unique constraint). A field-level
+        # index on PostgreSQL adds a second "_like" index that exact lookups never use.
         super().__init__(*args, **kwargs)
 
     @property

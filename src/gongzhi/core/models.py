@@ -93,6 +93,7 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
+        indexes = [models.Index(fields=["phone_index"])]
 
     def __str__(self) -> str:
         return self.real_name or self.username

@@ -8,4 +8,4 @@ class PeopleConfig(AppConfig):
     verbose_name = _("人房")
 
     def ready(self) -> None:
-        from gongzhi.people import permissions  # noqa: F401  (registers actions and navigation)
+        from gongzhi.people import demo, permissions, tasks  # noqa: F401  (actions, navigation, demo, jobs)

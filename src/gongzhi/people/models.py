@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gongzhi.core.fields import BlindIndexField, EncryptedField
 from gongzhi.core.masking import mask_citizen_id, mask_name, mask_phone
@@ -189,8 +190,8 @@ class Relation(models.TextChoices):
 
     SELF = "self", _("本人（户主）")
     SPOUSE = "spouse", _("配偶")
-    SON = "son", _("子")
-    DAUGHTER = "daughter", _("女")
+    SON = "son", pgettext_lazy("relation to householder", "子")
+    DAUGHTER = "daughter", pgettext_lazy("relation to householder", "女")
     PARENT = "parent", _("父母")
     GRANDPARENT = "grandparent", _("祖父母")
     GRANDCHILD = "grandchild", _("孙子女")
@@ -212,7 +213,7 @@ class Resident(models.Model):
     region = models.ForeignKey(
         Region, verbose_name=_("网格"), on_delete=models.PROTECT, related_name="residents"
     )
-    name = models.CharField(_("姓名"), max_length=50, db_index=True)
+    name = models.CharField(_("姓名"), max_length=50)
     # Search keys: space-separated pinyin spellings and initials (heteronyms give several).
     name_pinyin = models.CharField(max_length=200, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
@@ -222,9 +223,9 @@ class Resident(models.Model):
     id_number = EncryptedField(_("证件号码"), purpose="citizen_id", normalize=_upper)
     id_index = BlindIndexField(source="id_number")
     # Blind indexes of the last 4, 5 and 6 characters: staff search by the tail of an ID number.
-    id_tail4 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
-    id_tail5 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
-    id_tail6 = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    id_tail4 = models.CharField(max_length=32, null=True, blank=True, editable=False)  # noqa: DJ001
+    id_tail5 = models.CharField(max_length=32, null=True, blank=True, editable=False)  # noqa: DJ001
+    id_tail6 = models.CharField(max_length=32, null=True, blank=True, editable=False)  # noqa: DJ001
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     phone = EncryptedField(_("联系电话"), purpose="phone", normalize=_strip)
@@ -259,7 +260,6 @@ class Resident(models.Model):
         max_length=10,
         choices=ResidentStatus.choices,
         default=ResidentStatus.LIVING_HERE,
-        db_index=True,
     )
     moved_in_on = models.DateField(_("迁入日期"), null=True, blank=True)
     moved_out_on = models.DateField(_("迁出日期"), null=True, blank=True)
@@ -285,11 +285,13 @@ class Resident(models.Model):
                 fields=["id_index"], condition=Q(id_index__isnull=False), name="unique_resident_id"
             ),
         ]
+        # Only what search and the duplicate finder use: each index costs every import.
         indexes = [
+            models.Index(fields=["name", "birth_date"]),
+            models.Index(fields=["phone_index"]),
             models.Index(fields=["id_tail4"]),
             models.Index(fields=["id_tail5"]),
             models.Index(fields=["id_tail6"]),
-            models.Index(fields=["birth_date"]),
         ]
 
     def __str__(self) -> str:
@@ -406,6 +408,7 @@ class Organisation(models.Model):
                 fields=["credit_code"], condition=~Q(credit_code=""), name="unique_organisation_credit_code"
             )
         ]
+        indexes = [models.Index(fields=["contact_phone_index"])]
 
     def __str__(self) -> str:
         return self.name

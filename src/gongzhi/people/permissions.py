@@ -15,7 +15,8 @@ register_actions(
         "people.tags": _("维护人员标签"),
     },
     {
-        Role.GRID_WORKER: {"people.view", "people.edit", "people.export", "people.tags"},
+        # Grid workers keep their grid's ledger (ARCHITECTURE §1), so they may load its spreadsheet too.
+        Role.GRID_WORKER: {"people.view", "people.edit", "people.import", "people.export", "people.tags"},
         Role.COMMUNITY_STAFF: {
             "people.view",
             "people.edit",

@@ -5,8 +5,19 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from gongzhi.core import crypto, scopes
+from gongzhi.core.models import Level, Region
 from gongzhi.people import rules
-from gongzhi.people.models import Building, Household, ImportJob, Organisation, Resident, ResidentStatus, Unit
+from gongzhi.people.models import (
+    Building,
+    Household,
+    ImportJob,
+    Organisation,
+    Ownership,
+    Resident,
+    ResidentStatus,
+    Tag,
+    Unit,
+)
 
 VIEW = "people.view"
 
@@ -104,3 +115,52 @@ def building_sheet(building: Building) -> list[dict]:
         }
         for u in units
     ]
+
+
+def grids_visible_to(principal, *, action: str = VIEW) -> QuerySet[Region]:
+    """Grids where the principal may do `action` (e.g. where a person may be registered or moved to)."""
+    return scopes.visible(Region.objects.filter(level=Level.GRID), principal, action).order_by("path")
+
+
+def assignable_tags(principal, resident: Resident) -> QuerySet[Tag]:
+    """Tags the principal may see on (and so set for) this resident; sensitive ones only for their roles."""
+    from gongzhi.people.services import can_see_tag
+
+    ids = [tag.pk for tag in Tag.objects.all() if can_see_tag(principal, tag, resident)]
+    return Tag.objects.filter(pk__in=ids)
+
+
+def ownerships_of(resident: Resident) -> QuerySet[Ownership]:
+    return resident.ownerships.select_related("unit", "unit__building", "unit__building__region").order_by(
+        "unit__building__name", "unit__label"
+    )
+
+
+def visible_resident_ids(principal, ids) -> set[int]:
+    """Which of these residents the principal may open (others are shown masked, without a link)."""
+    qs = residents_visible_to(principal, include_inactive=True).filter(pk__in=set(ids))
+    return set(qs.values_list("pk", flat=True))
+
+
+def building_list(principal, *, grid: str | None = None, q: str | None = None) -> QuerySet[Building]:
+    """Buildings in scope, grid by grid, with how many units and residents each holds."""
+    qs = buildings_visible_to(principal).annotate(
+        unit_count=Count("units", distinct=True),
+        occupant_count=Count(
+            "units__occupants", filter=Q(units__occupants__status=ResidentStatus.LIVING_HERE), distinct=True
+        ),
+    )
+    if grid:
+        qs = qs.filter(region__code=grid)
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(compound__contains=q) | Q(address__contains=q))
+    return qs.order_by("region__path", "compound", "name")
+
+
+def organisation_list(principal, *, kind: str | None = None, q: str | None = None) -> QuerySet[Organisation]:
+    qs = organisations_visible_to(principal)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(credit_code__startswith=q.upper()) | Q(address__contains=q))
+    return qs.order_by("region__path", "name")

@@ -22,6 +22,8 @@ def _readings(char: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.replace("ü", "v") for r in readings))
 
 
+# Names repeat (张伟, 王芳 …): a bulk import of a million people computes each spelling once.
+@functools.lru_cache(maxsize=100_000)
 def name_search_keys(name: str) -> tuple[str, str]:
     """Space-separated full spellings and initials of a name: 张三 → ("zhangsan", "zs").
 

@@ -26,3 +26,36 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class RejectNullCharactersMiddleware:
+    """A NUL character in a parameter is never meant; PostgreSQL cannot store or compare it, so such
+    requests are refused with a clear 400 before they reach a view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            from django.http import JsonResponse
+            from django.shortcuts import render
+            from django.utils.translation import gettext as _
+
+            message = _("请求中含有不允许的空字符（NUL）")
+            if request.path.startswith("/api/"):
+                return JsonResponse({"code": "bad_characters", "message": message}, status=400)
+            return render(request, "400.html", {"message": message}, status=400)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        params = [request.GET]
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            params.append(request.POST)
+        if "\x00" in request.path:
+            return True
+        return any(
+            "\x00" in key or any("\x00" in v for v in values)
+            for query in params
+            for key, values in query.lists()
+        )
