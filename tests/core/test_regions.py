@@ -13,7 +13,11 @@ from gongzhi.core.models import AuditEntry, Level, Region
 from gongzhi.core.principals import SYSTEM
 from tests.factories import square
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "cn_admin_divisions"
+# The shared data sets sit beside the checkout (../shared/data); GONGZHI_SHARED_DATA overrides.
+SHARED_DATA = Path(
+    os.environ.get("GONGZHI_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+)
+SHARED = SHARED_DATA / "cn_admin_divisions"
 NATIONAL = SHARED / "netnr_2020" / "zoning5_all_china_2020.csv.gz"
 
 
