@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gongzhi.core import clock
 from gongzhi.core.validators import validate_citizen_id, validate_phone
@@ -121,6 +122,22 @@ def parse_date(value) -> dt.date:
     raise ValueError(_("无法识别的日期“%(v)s”，请写成 1990-01-01 或 1990年1月1日") % {"v": text})
 
 
+# Field labels are lazy: translated only when a row has a problem to report, not for every row.
+LABELS = {
+    "name": gettext_lazy("姓名"),
+    "id_type": gettext_lazy("证件类型"),
+    "id_number": gettext_lazy("证件号码"),
+    "sex": gettext_lazy("性别"),
+    "birth_date": gettext_lazy("出生日期"),
+    "phone": gettext_lazy("联系电话"),
+    "ethnicity": gettext_lazy("民族"),
+    "political_status": gettext_lazy("政治面貌"),
+    "residence_type": gettext_lazy("人口类型"),
+    "relation": gettext_lazy("与户主关系"),
+    "moved_in_on": gettext_lazy("迁入日期"),
+}
+
+
 @dataclass
 class PersonCheck:
     """Cleaned values of one person and the problems found, as (field label, message) pairs."""
@@ -152,46 +169,47 @@ def check_person(raw: dict, *, today: dt.date | None = None) -> PersonCheck:
 
     name = re.sub(r"\s+", "", _text(raw, "name"))
     if not name:
-        err.append((_("姓名"), _("姓名不能为空")))
+        err.append((LABELS["name"], _("姓名不能为空")))
     elif len(name) > 50:
-        err.append((_("姓名"), _("姓名过长（最多 50 个字）")))
+        err.append((LABELS["name"], _("姓名过长（最多 50 个字）")))
     v["name"] = name
 
     id_type_text = _text(raw, "id_type")
     id_number = _text(raw, "id_number").replace(" ", "")
     id_type = ID_TYPES.get(id_type_text.lower(), ID_TYPES.get(id_type_text)) if id_type_text else None
     if id_type_text and id_type is None:
-        err.append((_("证件类型"), _("无法识别的证件类型“%(v)s”") % {"v": id_type_text}))
+        err.append((LABELS["id_type"], _("无法识别的证件类型“%(v)s”") % {"v": id_type_text}))
     id_type = id_type or (IdType.CITIZEN_ID if id_number else IdType.NONE)
     v["id_type"] = id_type
     v["id_number"] = None
     derived_birth = derived_sex = None
     if id_type == IdType.CITIZEN_ID:
         if not id_number:
-            err.append((_("证件号码"), _("证件类型为居民身份证时，证件号码不能为空")))
+            err.append((LABELS["id_number"], _("证件类型为居民身份证时，证件号码不能为空")))
         else:
             try:
                 parsed = validate_citizen_id(id_number)
             except ValidationError as exc:
-                err.append((_("证件号码"), exc.messages[0]))
+                err.append((LABELS["id_number"], exc.messages[0]))
             else:
                 v["id_number"] = parsed.number
                 derived_birth, derived_sex = parsed.birth_date, parsed.sex
     elif id_type == IdType.NONE:
         if id_number:
-            err.append((_("证件号码"), _("证件类型为“无证件”时不应填写证件号码")))
+            err.append((LABELS["id_number"], _("证件类型为“无证件”时不应填写证件号码")))
     else:
         if not re.fullmatch(r"[A-Za-z0-9\-]{5,30}", id_number or ""):
-            err.append((_("证件号码"), _("证件号码应为 5–30 位字母或数字")))
+            err.append((LABELS["id_number"], _("证件号码应为 5–30 位字母或数字")))
         else:
             v["id_number"] = id_number.upper()
 
     sex_text = _text(raw, "sex")
     sex = SEXES.get(sex_text.lower(), SEXES.get(sex_text)) if sex_text else None
     if sex_text and sex is None:
-        err.append((_("性别"), _("性别应为“男”或“女”")))
+        err.append((LABELS["sex"], _("性别应为“男”或“女”")))
     if derived_sex and sex and sex != derived_sex:
-        err.append((_("性别"), _("性别与身份证号码不符（号码显示为%(s)s）") % {"s": Sex(derived_sex).label}))
+        shown = Sex(derived_sex).label
+        err.append((LABELS["sex"], _("性别与身份证号码不符（号码显示为%(s)s）") % {"s": shown}))
     v["sex"] = derived_sex or sex or Sex.UNKNOWN
 
     birth_raw = raw.get("birth_date")
@@ -200,14 +218,14 @@ def check_person(raw: dict, *, today: dt.date | None = None) -> PersonCheck:
         try:
             birth = parse_date(birth_raw)
         except ValueError as exc:
-            err.append((_("出生日期"), str(exc)))
+            err.append((LABELS["birth_date"], str(exc)))
         else:
             if birth > today:
-                err.append((_("出生日期"), _("出生日期不能晚于今天")))
+                err.append((LABELS["birth_date"], _("出生日期不能晚于今天")))
             elif derived_birth and birth != derived_birth:
                 err.append(
                     (
-                        _("出生日期"),
+                        LABELS["birth_date"],
                         _("出生日期与身份证号码不符（号码显示为 %(d)s）")
                         % {"d": f"{derived_birth:%Y-%m-%d}"},
                     )
@@ -220,12 +238,12 @@ def check_person(raw: dict, *, today: dt.date | None = None) -> PersonCheck:
         try:
             v["phone"] = validate_phone(phone)
         except ValidationError as exc:
-            err.append((_("联系电话"), exc.messages[0]))
+            err.append((LABELS["phone"], exc.messages[0]))
 
     for key, label, table in (
-        ("political_status", _("政治面貌"), POLITICAL),
-        ("residence_type", _("人口类型"), RESIDENCE),
-        ("relation", _("与户主关系"), RELATIONS),
+        ("political_status", LABELS["political_status"], POLITICAL),
+        ("residence_type", LABELS["residence_type"], RESIDENCE),
+        ("relation", LABELS["relation"], RELATIONS),
     ):
         text = _text(raw, key)
         value = table.get(text.lower(), table.get(text)) if text else ""
@@ -239,7 +257,7 @@ def check_person(raw: dict, *, today: dt.date | None = None) -> PersonCheck:
     if ethnicity and not ethnicity.endswith(("族", "其他", "人士")):
         ethnicity += "族"  # "汉" → "汉族", as many sheets write it
     if ethnicity and ethnicity not in ETHNICITIES:
-        err.append((_("民族"), _("无法识别的民族“%(v)s”") % {"v": _text(raw, "ethnicity")}))
+        err.append((LABELS["ethnicity"], _("无法识别的民族“%(v)s”") % {"v": _text(raw, "ethnicity")}))
     v["ethnicity"] = ethnicity
 
     v["address"] = _text(raw, "address")[:200]
@@ -249,5 +267,5 @@ def check_person(raw: dict, *, today: dt.date | None = None) -> PersonCheck:
         try:
             v["moved_in_on"] = parse_date(moved_in)
         except ValueError as exc:
-            err.append((_("迁入日期"), str(exc)))
+            err.append((LABELS["moved_in_on"], str(exc)))
     return check
