@@ -78,7 +78,12 @@ def on_not_found(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
-    return error(request, exc.status_code, "http_error", str(exc))
+    # django-ninja raises these with English text; the only one it raises for us is its CSRF check.
+    if exc.status_code == 403:
+        return error(request, 403, "csrf_failed", _("跨站请求校验（CSRF）失败，请刷新页面后重试"))
+    return error(
+        request, exc.status_code, "http_error", _("请求无法处理（HTTP %(s)s）") % {"s": exc.status_code}
+    )
 
 
 @api.exception_handler(Exception)

@@ -57,22 +57,30 @@ def test_region_detail_masks_grid_worker_phones(client, tree):
     assert body["division_code"] == ""
 
 
-def test_session_writes_need_csrf(db):
+def test_session_writes_need_csrf(tree):
+    import json
+
     from django.test import Client
 
     # Session-authenticated unsafe requests without a CSRF token are refused by the API.
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post("/api/v1/me").status_code in (401, 403, 405)
+    strict.force_login(user_with(Role.COMMUNITY_STAFF, tree.community_a))
+    response = strict.post(
+        "/api/v1/people/residents",
+        json.dumps({"grid": tree.grid_a1.code, "name": "张三"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert response.json() == {"code": "csrf_failed", "message": "跨站请求校验（CSRF）失败，请刷新页面后重试"}
 
 
 def test_openapi_schema_and_docs_page(client, db):
     schema = client.get("/api/v1/openapi.json").json()
     assert schema["info"]["title"] == "共治 Gongzhi API"
     assert "/api/v1/regions/{code}" in schema["paths"]
-    assert (
-        "BearerAuth" in str(schema["components"]["securitySchemes"])
-        or schema["components"]["securitySchemes"]
-    )
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKeyAuth"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["StaffSession"]["in"] == "cookie"
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert "cdn" not in docs.content.decode().lower()  # served from our own static files, works offline

@@ -112,6 +112,6 @@ def region_path_of(obj: Model) -> str:
 
 
 def roles_of(user: User) -> list[str]:
-    if not getattr(user, "is_authenticated", False):
+    if not isinstance(user, User) or not user.is_authenticated:
         return []
-    return list(RoleGrant.objects.filter(user=user).values_list("role", flat=True).distinct())
+    return sorted({role for role, _path in _grants(user)})  # the same cached read as scoping

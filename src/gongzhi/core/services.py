@@ -86,6 +86,7 @@ def revoke_role(actor, grant: RoleGrant) -> None:
         before={"role": grant.role, "region": grant.region.code},
     )
     grant.delete()
+    grant.user.__dict__.pop("_scope_grants", None)
 
 
 def _check_password(password: str, user: User) -> None:

@@ -138,6 +138,14 @@ def _example_citizen_id() -> str:
 
 GRID_NOTE = "15 位网格编码，或导入范围内的网格名称；导入范围本身是一个网格时可不填"
 PLACE_NOTE = "须是系统中已有的楼栋和房号（可先导入楼栋房屋台账）；同一网格内楼栋重名时须填小区"
+GRID_COLUMN = Column(
+    "grid",
+    "网格",
+    ("所属网格", "网格编码", "网格名称", "网格代码"),
+    note=GRID_NOTE,
+    example="510903014006001",
+    text=True,
+)
 DATE_VALUES = "1990-01-01、1990/1/1、1990.1.1、1990年1月1日、19900101，或 Excel 日期单元格"
 
 RESIDENT_COLUMNS = (
@@ -203,14 +211,7 @@ RESIDENT_COLUMNS = (
         values=DATE_VALUES,
         example="2020-05-01",
     ),
-    Column(
-        "grid",
-        "网格",
-        ("所属网格", "网格编码", "网格名称", "网格代码"),
-        note=GRID_NOTE,
-        example="510903014006001",
-        text=True,
-    ),
+    GRID_COLUMN,
     Column(
         "household",
         "户号",
@@ -227,14 +228,7 @@ RESIDENT_COLUMNS = (
 )
 
 HOUSEHOLD_COLUMNS = (
-    Column(
-        "grid",
-        "网格",
-        ("所属网格", "网格编码", "网格名称", "网格代码"),
-        note=GRID_NOTE,
-        example="510903014006001",
-        text=True,
-    ),
+    GRID_COLUMN,
     Column(
         "household",
         "户号",
@@ -261,14 +255,7 @@ HOUSEHOLD_COLUMNS = (
 )
 
 BUILDING_COLUMNS = (
-    Column(
-        "grid",
-        "网格",
-        ("所属网格", "网格编码", "网格名称", "网格代码"),
-        note=GRID_NOTE,
-        example="510903014006001",
-        text=True,
-    ),
+    GRID_COLUMN,
     Column(
         "compound",
         "小区",
