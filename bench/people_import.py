@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import random
 import resource
 import shutil
@@ -38,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from common import admin, machine, with_database  # noqa: E402  (bench/ is the script folder)
 
 HEADER = [
     "姓名",
@@ -117,18 +118,6 @@ def write_csv(path: Path, n: int, grids: list[str], seed: int = 1) -> None:
 
 
 # ---------------------------------------------------------------- database
-
-
-def with_database(url: str, name: str) -> str:
-    base, _sep, _old = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-def admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def build_regions() -> tuple[str, list[str]]:
@@ -274,7 +263,7 @@ def main() -> None:
         child(args.child, args.region)
         return
 
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(machine())
     name = f"gongzhi_bench_{os.getpid()}"
     url = with_database(args.database_url, name)
     work = Path(tempfile.mkdtemp(prefix="gongzhi-bench-"))

@@ -5,6 +5,21 @@ GONGZHI_SECRET_KEY     Django secret key (default: generated into var/keys/)
 GONGZHI_DEBUG          "1"/"true" to enable debug (default off)
 GONGZHI_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
 GONGZHI_VAR_DIR        where the database, keys, uploads and models live (default: ./var)
+GONGZHI_SITE_URL       public address of the site, e.g. https://gongzhi.example.gov.cn, used for links
+                       in e-mails (default: empty, e-mails then carry no link)
+GONGZHI_UPLOAD_MAX_BYTES  largest accepted upload in bytes (default: 10485760, 10 MB)
+
+Notifications (core.notify) are always shown in the site; these send copies out as well:
+GONGZHI_NOTIFY_CHANNELS  comma-separated channels: "email", "webhook" (default: empty, in-site only)
+GONGZHI_WEBHOOK_URL      where webhook notifications are POSTed as JSON
+GONGZHI_WEBHOOK_SECRET   key of the `X-Gongzhi-Signature: sha256=<HMAC-SHA256 of the body>` header
+GONGZHI_EMAIL_HOST       SMTP server (default: localhost)
+GONGZHI_EMAIL_PORT       SMTP port (default: 25)
+GONGZHI_EMAIL_HOST_USER, GONGZHI_EMAIL_HOST_PASSWORD  SMTP login (default: none)
+GONGZHI_EMAIL_USE_TLS, GONGZHI_EMAIL_USE_SSL  "1" for STARTTLS or implicit TLS (default: off)
+GONGZHI_EMAIL_FROM       sender address (default: gongzhi@localhost)
+GONGZHI_EMAIL_TIMEOUT    seconds to wait for the SMTP server (default: 10)
+GONGZHI_EMAIL_BACKEND    Django e-mail backend (default: SMTP)
 Personal-data keys: see gongzhi.core.crypto.
 """
 
@@ -44,6 +59,7 @@ INSTALLED_APPS = [
     "gongzhi.core",
     "gongzhi.web",
     "gongzhi.people",
+    "gongzhi.cases",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -162,11 +178,41 @@ TASKS = {
     }
 }
 
+# Public address of the site, for absolute links where a relative one will not do (e-mails).
+GONGZHI_SITE_URL = os.environ.get("GONGZHI_SITE_URL", "").strip().rstrip("/")
+
+# Uploads (core.uploads): images are sniffed, stripped of metadata and downscaled before storage.
+GONGZHI_UPLOAD_MAX_BYTES = int(os.environ.get("GONGZHI_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+# Photos of people and places: readable by the service account (and its group) only.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+
+# Notifications outbox (core.notify): in-site always; these channels send copies out too.
+GONGZHI_NOTIFY_CHANNELS = [
+    c.strip().lower() for c in os.environ.get("GONGZHI_NOTIFY_CHANNELS", "").split(",") if c.strip()
+]
+GONGZHI_WEBHOOK_URL = os.environ.get("GONGZHI_WEBHOOK_URL", "").strip()
+GONGZHI_WEBHOOK_SECRET = os.environ.get("GONGZHI_WEBHOOK_SECRET", "")
+EMAIL_BACKEND = os.environ.get("GONGZHI_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("GONGZHI_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("GONGZHI_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("GONGZHI_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("GONGZHI_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("GONGZHI_EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("GONGZHI_EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("GONGZHI_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("GONGZHI_EMAIL_FROM", "gongzhi@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # Office hours for working-time deadlines (core.calendar).
 GONGZHI_OFFICE_HOURS = os.environ.get("GONGZHI_OFFICE_HOURS", "09:00-12:00,13:30-17:30")
 # Optional CSV (date,kind with kind = holiday|workday) overriding the built-in statutory calendar,
 # e.g. for a year published after this release.
 GONGZHI_CALENDAR_FILE = os.environ.get("GONGZHI_CALENDAR_FILE", "")
+# Defaults for cases without a category; categories carry their own limits.
+GONGZHI_CASE_ACCEPT_HOURS = os.environ.get("GONGZHI_CASE_ACCEPT_HOURS", "2")
+GONGZHI_CASE_HANDLE_DAYS = int(os.environ.get("GONGZHI_CASE_HANDLE_DAYS", "5"))
+GONGZHI_CASE_VERIFY_HOURS = os.environ.get("GONGZHI_CASE_VERIFY_HOURS", "7")
 
 LOGGING = {
     "version": 1,

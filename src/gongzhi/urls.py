@@ -32,7 +32,11 @@ urlpatterns = [
     path("admin/api-keys/", core_views.api_keys, name="api_keys"),
     path("admin/api-keys/<int:pk>/revoke/", core_views.api_key_revoke, name="api_key_revoke"),
     path("admin/audit/", core_views.audit_log, name="audit_log"),
+    path("notifications/", core_views.notification_list, name="notifications"),
+    path("notifications/read/", core_views.notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/open/", core_views.notification_open, name="notification_open"),
     path("people/", include("gongzhi.people.urls")),
+    path("cases/", include("gongzhi.cases.urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -83,3 +83,19 @@ def test_nul_characters_are_refused_everywhere(client, tree):
     response = client.get("/api/v1/regions", {"q": "a\x00b"})
     assert response.status_code == 400 and response.json()["code"] == "bad_characters"
     assert client.get("/regions/", {"q": "\x00"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ('{"name": "a\\u0000b"}', True),  # escaped NUL
+        ('{"name": "a\\\\\\u0000b"}', True),  # an escaped backslash, then an escaped NUL
+        ('{"name": "C:\\\\u0000"}', False),  # an escaped backslash followed by the text u0000
+        ('{"name": "张三"}', False),
+    ],
+)
+def test_nul_characters_in_json_bodies(client, tree, body, refused):
+    client.force_login(user_with(Role.GRID_WORKER, tree.grid_a1))
+    response = client.post("/api/v1/people/residents", body, content_type="application/json")
+    assert (response.status_code == 400 and response.json()["code"] == "bad_characters") is refused
+    assert response.status_code != 500

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated
+
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from gongzhi.core import geo, queries, scopes
+from gongzhi.core import geo, notify, queries, scopes
 from gongzhi.core.errors import DomainError, NotFound
 
 router = Router(tags=["core"])
@@ -94,3 +97,48 @@ def locate(request, point: Query[LocateIn]):
     if region is None or not scopes.can(request.principal, "region.view", region):
         raise NotFound("geo.not_located", _("该坐标不在您可见的任何区域内"))
     return region
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str = Field(description="消息类型，如 case.dispatched")
+    title: str
+    body: str
+    url: str = Field(description="站内相对链接")
+    object_type: str
+    object_id: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class MarkReadIn(Schema):
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=1000, description="要标为已读的消息编号；省略或为 null 时全部标为已读"
+    )
+
+
+class MarkReadOut(Schema):
+    marked: int = Field(description="本次标为已读的条数")
+
+
+@router.get("/notifications", response=list[NotificationOut], summary="我的站内消息")
+def list_notifications(
+    request,
+    unread: bool = False,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+):
+    """The signed-in person's own messages, newest first. API keys have none (an empty list)."""
+    messages = notify.notifications_of(request.principal)
+    if unread:
+        messages = messages.filter(read_at__isnull=True)
+    return messages[offset : offset + limit]
+
+
+@router.post("/notifications/read", response=MarkReadOut, summary="标为已读")
+def mark_notifications_read(request, payload: MarkReadIn):
+    """Mark the person's own messages read: those listed in `ids`, or all of them."""
+    return {"marked": notify.mark_read(request.principal, payload.ids)}

@@ -68,7 +68,8 @@ def record(
     """Append an entry; call inside the service's transaction so it commits or rolls back with it."""
     from gongzhi.core.scopes import region_path_of
 
-    with transaction.atomic():
+    # No savepoint: inside a service any failure rolls the whole transaction back anyway.
+    with transaction.atomic(savepoint=False):
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
             id=1, defaults={"last_hash": GENESIS}
         )

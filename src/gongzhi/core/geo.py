@@ -6,6 +6,7 @@ Coordinates are stored in WGS-84. Phone map SDKs in China return GCJ-02 (Amap, T
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ class Locator:
     """An STRtree over region boundaries; answers "smallest region containing this point"."""
 
     def __init__(self, rows: list[tuple[int, str, str, dict]]):
+        self.by_id: dict = {}  # region objects by id, filled by locator()
         self.regions = []
         geoms = []
         for region_id, code, path, boundary in rows:
@@ -164,10 +166,10 @@ def locator() -> Locator:
     version = _boundary_version()
     with _lock:
         if _cached is None or _cached[0] != version:
-            rows = list(
-                Region.objects.filter(boundary__isnull=False).values_list("id", "code", "path", "boundary")
-            )
-            _cached = (version, Locator(rows))
+            regions = list(Region.objects.filter(boundary__isnull=False))
+            built = Locator([(r.id, r.code, r.path, r.boundary) for r in regions])
+            built.by_id = {r.id: r for r in regions}
+            _cached = (version, built)
         return _cached[1]
 
 
@@ -179,8 +181,9 @@ def invalidate() -> None:
 
 def locate(lon: float, lat: float, *, system: str = "wgs84"):
     """The smallest region whose boundary contains the point, or None."""
-    from gongzhi.core.models import Region
 
     lon, lat = to_wgs84(lon, lat, system)
-    found = locator().locate(lon, lat)
-    return Region.objects.get(pk=found.region_id) if found else None
+    current = locator()
+    found = current.locate(lon, lat)
+    # A copy of the region loaded with the boundaries: no query per point, no shared instance.
+    return copy.copy(current.by_id[found.region_id]) if found else None

@@ -1,4 +1,5 @@
-"""Region tree, accounts and role grants, API keys, audit log, login failures, periodic jobs."""
+"""Region tree, accounts and role grants, API keys, audit log, login failures, periodic jobs,
+notifications outbox and attachments."""
 
 from __future__ import annotations
 
@@ -228,3 +229,106 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# ---------------------------------------------------------------- notifications outbox
+
+
+class Notification(models.Model):
+    """站内消息：one message to one person, written in the same transaction as the change it reports."""
+
+    recipient = models.ForeignKey(
+        User,
+        verbose_name=_("收件人"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # both indexes below start with the recipient
+    )
+    kind = models.CharField(_("类型"), max_length=60, help_text=_("如 case.dispatched"))
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    url = models.CharField(_("链接"), max_length=500, blank=True, help_text=_("站内相对路径，以 / 开头"))
+    object_type = models.CharField(_("对象类型"), max_length=60, blank=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("创建时间"))
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("站内消息")
+        verbose_name_plural = _("站内消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="core_notif_recipient_read"),
+            models.Index(fields=["recipient", "-created_at"], name="core_notif_recipient_new"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class Delivery(models.Model):
+    """外发：sending one notification out by one channel (email, webhook); retried with backoff."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("电子邮件")
+        WEBHOOK = "webhook", _("Webhook")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+        SKIPPED = "skipped", _("已跳过")
+
+    notification = models.ForeignKey(
+        Notification, verbose_name=_("站内消息"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    next_attempt_at = models.DateTimeField(_("下次尝试时间"))
+    # Set by the worker that claimed the row for its current attempt (see notify.deliver_pending).
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    last_error = models.TextField(_("最近错误"), blank=True)
+
+    class Meta:
+        verbose_name = _("外发记录")
+        verbose_name_plural = _("外发记录")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="core_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} · {self.notification_id} · {self.get_status_display()}"
+
+
+# ---------------------------------------------------------------- attachments
+
+
+class Attachment(models.Model):
+    """附件：an uploaded image, cleaned (type sniffed, metadata stripped) before storage.
+
+    Never served from a public URL: the owning module's view checks scope, then calls
+    `uploads.file_response()`.
+    """
+
+    file = models.FileField(_("文件"), upload_to="attachments/%Y/%m/", max_length=255)
+    content_type = models.CharField(_("内容类型"), max_length=50)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    width = models.PositiveIntegerField(_("宽度"))
+    height = models.PositiveIntegerField(_("高度"))
+    original_name = models.CharField(_("原文件名"), max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        User, verbose_name=_("上传者"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"))
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+
+    def __str__(self) -> str:
+        return self.original_name or self.file.name

@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django_tasks import task
 
-from gongzhi.core import audit, clock, periodic
+from gongzhi.core import audit, clock, notify, periodic, uploads
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +35,15 @@ def verify_audit_chain() -> None:
     if not result.ok:
         logger.error("audit chain broken at entry %s: %s", result.broken_id, result.reason)
         raise RuntimeError(f"audit chain broken at entry {result.broken_id}: {result.reason}")
+
+
+@periodic.job(every=dt.timedelta(minutes=1))
+def deliver_notifications() -> dict:
+    """Send pending e-mail and webhook copies of notifications (see core.notify)."""
+    return notify.deliver_pending()
+
+
+@periodic.job(every=dt.timedelta(days=1), timeout=dt.timedelta(hours=6))
+def prune_orphan_attachment_files() -> int:
+    """Remove stored upload files that no attachment refers to (their transaction rolled back)."""
+    return uploads.prune_orphan_files()

@@ -1,4 +1,4 @@
-"""Pages for sign-in, the region tree, accounts, API keys and the audit log.
+"""Pages for sign-in, the region tree, accounts, API keys, the audit log and notifications.
 
 Thin: forms, services, queries.
 """
@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gongzhi.core import queries, scopes, services
+from gongzhi.core import notify, queries, scopes, services
 from gongzhi.core.errors import DomainError
 from gongzhi.core.forms import (
     AccountCreateForm,
@@ -363,3 +363,36 @@ def account_set_active(request, pk: int):
         messages.error(request, exc.message)
         return redirect("account_detail", pk=person.pk)
     return _saved(request, _("账号已启用。") if active else _("账号已停用。"), person)
+
+
+# ---------------------------------------------------------------- notifications
+
+
+@login_required
+def notification_list(request):
+    """The person's own messages, newest first; unread ones stand out."""
+    page = Paginator(notify.notifications_of(request.user), 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "core/notifications.html",
+        {"page": page, "has_unread": notify.unread_count(request.user) > 0},
+    )
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    marked = notify.mark_read(request.user)
+    if marked:
+        messages.success(request, _("已将 %(n)s 条消息标为已读。") % {"n": marked})
+    return redirect("notifications")
+
+
+@login_required
+def notification_open(request, pk: int):
+    """Mark one of the person's messages read and go where it points (only ever a path on this site)."""
+    notification = get_object_or_404(notify.notifications_of(request.user), pk=pk)
+    notify.mark_read(request.user, [notification.pk])
+    if notification.url and notify.is_local_url(notification.url):
+        return redirect(notification.url)
+    return redirect("notifications")

@@ -255,6 +255,15 @@ class Resident(models.Model):
         related_name="occupants",
     )
     address = models.CharField(_("现住址"), max_length=200, blank=True)
+    # The resident's own login once staff have checked it against the ledger (实名居民).
+    account = models.OneToOneField(
+        User,
+        verbose_name=_("居民账号"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resident_record",
+    )
     status = models.CharField(
         _("状态"),
         max_length=10,

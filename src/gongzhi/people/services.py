@@ -566,3 +566,27 @@ def read_sensitive_tags(actor, resident: Resident, *, ip: str | None = None) -> 
             after={"tags": sensitive},
         )
     return tags
+
+
+@transaction.atomic
+def link_account(actor, resident: Resident, user: User | None) -> Resident:
+    """实名核验: tie a resident's login to their ledger entry (or untie it with None).
+
+    A linked account reports as a verified resident, located by its grid. One login, one person.
+    """
+    scopes.require(actor, "people.edit", resident)
+    if user is not None:
+        taken = Resident.objects.filter(account=user).exclude(pk=resident.pk).first()
+        if taken is not None:
+            raise Conflict("people.account_taken", _("该账号已与另一位居民关联"))
+    before = {"account": resident.account.username if resident.account_id else None}
+    resident.account, resident.updated_at = user, clock.now()
+    resident.save(update_fields=["account", "updated_at"])
+    audit.record(
+        actor,
+        "people.link_account",
+        resident,
+        before=before,
+        after={"account": user.username if user else None},
+    )
+    return resident

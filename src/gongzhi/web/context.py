@@ -1,4 +1,6 @@
-from gongzhi.core import queries, scopes
+import functools
+
+from gongzhi.core import notify, queries, scopes
 from gongzhi.web import nav
 
 
@@ -14,4 +16,6 @@ def navigation(request):
         "home_entries": entries,
         "primary_role": primary,
         "primary_role_label": dict(queries.Role.choices).get(primary, ""),
+        # A COUNT query run only when a template shows it (base.html does, once; fragments do not).
+        "unread_notifications": functools.cache(functools.partial(notify.unread_count, user)),
     }

@@ -54,8 +54,24 @@ class RejectNullCharactersMiddleware:
             params.append(request.POST)
         if "\x00" in request.path:
             return True
+        if request.content_type == "application/json" and _json_has_nul(request.body):
+            return True
         return any(
             "\x00" in key or any("\x00" in v for v in values)
             for query in params
             for key, values in query.lists()
         )
+
+
+def _json_has_nul(body: bytes) -> bool:
+    """Whether a JSON body carries a NUL, raw or escaped as \\u0000 (but not an escaped backslash
+    followed by the text "u0000")."""
+    if b"\x00" in body:
+        return True
+    start = body.find(b"\\u0000")
+    while start != -1:
+        backslashes = len(body[:start]) - len(body[:start].rstrip(b"\\"))
+        if backslashes % 2 == 0:
+            return True
+        start = body.find(b"\\u0000", start + 1)
+    return False

@@ -1,0 +1,378 @@
+"""Scoped reads of cases: queues, the map, "my requests" and the KPIs. Every page and handler starts here.
+
+A user sees the cases in the regions where they hold `cases.view`, plus every case ever dispatched to
+a unit they belong to (a district department sees its own work, not the whole district).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models.functions import Substr
+
+from gongzhi.cases import rules
+from gongzhi.cases.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    Category,
+    EventKind,
+    Rating,
+    Sla,
+    Status,
+    Unit,
+    UnitMember,
+)
+from gongzhi.core import clock, scopes
+from gongzhi.core.models import Region, User
+
+VIEW = "cases.view"
+
+
+def unit_ids_of(user) -> list[int]:
+    """The units a user works for, read once per request object."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        return []
+    cache = user.__dict__.get("_case_units")
+    if cache is None:
+        cache = list(UnitMember.objects.filter(user=user).values_list("unit_id", flat=True))
+        user.__dict__["_case_units"] = cache
+    return cache
+
+
+def cases_visible_to(user, *, action: str = VIEW) -> QuerySet[Case]:
+    base = Case.objects.select_related("category", "region", "unit")
+    scoped = scopes.visible(base, user, action)
+    units = unit_ids_of(user) if action == VIEW else []
+    if not units:
+        return scoped
+    via_units = CaseAssignment.objects.filter(unit_id__in=units).values("case_id")
+    paths = scopes.paths_for(user, action)
+    if paths is None:
+        return base
+    condition = Q(pk__in=via_units)
+    for path in paths:
+        condition |= Q(region_path__startswith=path)
+    return base.filter(condition)
+
+
+def may_view(user, case: Case) -> bool:
+    return cases_visible_to(user).filter(pk=case.pk).exists()
+
+
+def my_cases(user) -> QuerySet[Case]:
+    """A resident's own requests ("我的诉求")."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        return Case.objects.none()
+    return Case.objects.filter(reporter=user).select_related("category", "region", "unit")
+
+
+def open_cases(qs: QuerySet[Case]) -> QuerySet[Case]:
+    return qs.filter(status__in=[*OPEN_STATUSES, Status.SUSPENDED])
+
+
+def dispatcher_queue(user, *, tab: str = "all") -> QuerySet[Case]:
+    """What a dispatch centre acts on: acceptance, unrouted, returned, escalated, to close, callbacks.
+
+    Overdue first, then the nearest deadline.
+    """
+    qs = cases_visible_to(user, action="cases.dispatch")
+    waiting = Q(status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED, Status.ESCALATED])
+    to_close = Q(status=Status.REPLIED, category__requires_verification=False)
+    tabs = {
+        "all": waiting | to_close | Q(callback_pending=True),
+        "submitted": Q(status=Status.SUBMITTED),
+        "unrouted": Q(status__in=[Status.SUBMITTED, Status.ACCEPTED], no_rule=True),
+        "accepted": Q(status=Status.ACCEPTED),
+        "returned": Q(status=Status.RETURNED),
+        "escalated": Q(status=Status.ESCALATED),
+        "close": to_close,
+        "callback": Q(callback_pending=True, status=Status.CLOSED),
+        "suspended": Q(status=Status.SUSPENDED),
+    }
+    return qs.filter(tabs.get(tab, tabs["all"])).order_by(_sla_order(), "due_at", "created_at")
+
+
+def unit_queue(user, *, tab: str = "all") -> QuerySet[Case]:
+    """A unit's work: to sign, in progress, near the deadline — for the units the user belongs to."""
+    units = unit_ids_of(user)
+    active = CaseAssignment.objects.filter(unit_id__in=units, ended_at__isnull=True)
+    qs = Case.objects.select_related("category", "region", "unit").filter(pk__in=active.values("case_id"))
+    tabs = {
+        "all": Q(status__in=[Status.DISPATCHED, Status.IN_PROGRESS, Status.SUSPENDED]),
+        "sign": Q(pk__in=active.filter(signed_at__isnull=True).values("case_id")),
+        "in_progress": Q(status=Status.IN_PROGRESS),
+        "near": Q(status__in=[Status.DISPATCHED, Status.IN_PROGRESS]) & ~light_q(Sla.GREEN),
+        "suspended": Q(status=Status.SUSPENDED),
+    }
+    return qs.filter(tabs.get(tab, tabs["all"])).order_by(_sla_order(), "due_at")
+
+
+def verify_queue(user) -> QuerySet[Case]:
+    """Replies waiting for a field check in the grids where the user may verify."""
+    qs = cases_visible_to(user, action="cases.verify")
+    return qs.filter(status=Status.REPLIED).exclude(category__requires_verification=False).order_by("due_at")
+
+
+def light_q(light: str, now: dt.datetime | None = None) -> Q:
+    """Cases whose current step shows this light now (the light is derived, never stored)."""
+    now = now or clock.now()
+    if light == Sla.RED:
+        return Q(due_at__lte=now)
+    if light == Sla.YELLOW:
+        return Q(warn_at__lte=now, due_at__gt=now)
+    return (
+        Q(due_at__isnull=True) | Q(due_at__gt=now, warn_at__isnull=True) | Q(due_at__gt=now, warn_at__gt=now)
+    )
+
+
+def _light_expression(now: dt.datetime):
+    from django.db.models import Case as Switch
+    from django.db.models import CharField, Value, When
+
+    return Switch(
+        When(due_at__lte=now, then=Value(Sla.RED.value)),
+        When(warn_at__lte=now, then=Value(Sla.YELLOW.value)),
+        default=Value(Sla.GREEN.value),
+        output_field=CharField(),
+    )
+
+
+def _sla_order():
+    """Red first, then yellow, then the rest."""
+    from django.db.models import Case as Switch
+    from django.db.models import IntegerField, Value, When
+
+    now = clock.now()
+    return Switch(
+        When(due_at__lte=now, then=Value(0)),
+        When(warn_at__lte=now, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    ).asc()
+
+
+def filter_cases(qs: QuerySet[Case], params) -> QuerySet[Case]:
+    """Filters a dispatch centre needs: text or number, status, category (with its minor classes),
+    unit, source, light, region subtree, date range."""
+    q = (params.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(number__startswith=q) | Q(title__icontains=q) | Q(address__icontains=q))
+    if params.get("status") in Status.values:
+        qs = qs.filter(status=params["status"])
+    if params.get("sla") in Sla.values:
+        qs = qs.filter(light_q(params["sla"]))
+    if params.get("source"):
+        qs = qs.filter(source=params["source"])
+    category = params.get("category")
+    if category:
+        qs = qs.filter(Q(category__code=category) | Q(category__parent__code=category))
+    unit = params.get("unit")
+    if unit and str(unit).isdigit():
+        qs = qs.filter(unit_id=int(unit))
+    region = params.get("region")
+    if region:
+        node = Region.objects.filter(code=region).first()
+        qs = qs.filter(region_path__startswith=node.path) if node else qs.none()
+    for name, lookup in (("from", "created_at__date__gte"), ("to", "created_at__date__lte")):
+        value = params.get(name)
+        if value:
+            try:
+                qs = qs.filter(**{lookup: dt.date.fromisoformat(value)})
+            except ValueError:
+                pass
+    return qs
+
+
+SORTS = {
+    "due": ("due_at", "created_at"),
+    "-created": ("-created_at",),
+    "created": ("created_at",),
+    "number": ("number",),
+}
+
+
+def sort_cases(qs: QuerySet[Case], key: str | None) -> QuerySet[Case]:
+    return qs.order_by(*SORTS[key]) if key in SORTS else qs
+
+
+def timeline(case: Case, *, public_only: bool = False) -> QuerySet[CaseEvent]:
+    events = case.events.select_related("unit").prefetch_related("photos__attachment")
+    return events.filter(public=True) if public_only else events
+
+
+def map_points(qs: QuerySet[Case], limit: int = 5000) -> list[dict]:
+    """Open cases with a point, for the map: number, title, status, light, lon, lat."""
+    rows = (
+        open_cases(qs)
+        .filter(lon__isnull=False)
+        .annotate(light=_light_expression(clock.now()))
+        .order_by(_sla_order(), "-created_at")
+        .values("number", "title", "status", "light", "lon", "lat")[:limit]
+    )
+    for row in rows:
+        row["sla"] = row.pop("light")
+    return [
+        dict(row, status_label=Status(row["status"]).label, sla_label=Sla(row["sla"]).label) for row in rows
+    ]
+
+
+def units_for(user) -> QuerySet[Unit]:
+    """Units a dispatcher may send work to: active ones in or above the regions they dispatch."""
+    paths = scopes.paths_for(user, "cases.dispatch")
+    qs = Unit.objects.filter(is_active=True).select_related("region")
+    if paths is None:
+        return qs
+    allowed = Q(pk__in=[])
+    for path in paths:
+        from gongzhi.cases.services import ancestor_paths
+
+        allowed |= Q(region__path__startswith=path) | Q(region__path__in=ancestor_paths(path))
+    return qs.filter(allowed).order_by("kind", "name")
+
+
+# ---------------------------------------------------------------- KPIs
+
+
+KPI_DEFINITIONS = [
+    ("accept_rate", "受理及时率", "按时立案的件数 ÷ 立案件数（受理时限内立案为按时）"),
+    ("on_time_close_rate", "按期办结率", "按期办结的件数 ÷ 结案件数（承办单位在办理时限内反馈为按期）"),
+    ("overdue", "超期件数", "期间内亮红灯（超过当前环节时限）的事件数"),
+    ("rework_rate", "返工率", "返工次数（核查不通过或回访后重办）÷ 结案件数"),
+    ("return_rate", "退单率", "退单次数 ÷ 派遣次数（含吹哨派遣）"),
+    ("satisfaction_rate", "满意率", "（满意 + 基本满意）÷ 评价件数"),
+    ("avg_hours", "平均办理时长", "立案到结案的工作小时数的平均值，不含待补充材料的时间"),
+]
+
+
+@dataclass
+class KpiRow:
+    key: str
+    label: str
+    accepted: int = 0
+    accepted_on_time: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    overdue: int = 0
+    reopened: int = 0
+    dispatched: int = 0
+    returned: int = 0
+    evaluated: int = 0
+    satisfied: int = 0
+    avg_seconds: float | None = None
+    rates: dict = field(default_factory=dict)
+
+    def compute(self) -> KpiRow:
+        self.rates = {
+            "accept_rate": rules.percent(rules.ratio(self.accepted_on_time, self.accepted)),
+            "on_time_close_rate": rules.percent(rules.ratio(self.closed_on_time, self.closed)),
+            "rework_rate": rules.percent(rules.ratio(self.reopened, self.closed)),
+            "return_rate": rules.percent(rules.ratio(self.returned, self.dispatched)),
+            "satisfaction_rate": rules.percent(rules.ratio(self.satisfied, self.evaluated)),
+        }
+        return self
+
+    @property
+    def avg_hours(self) -> Decimal | None:
+        if self.avg_seconds is None:
+            return None
+        return (Decimal(str(self.avg_seconds)) / 3600).quantize(Decimal("0.1"))
+
+
+_COUNTS = {
+    "accepted": Count("pk", filter=Q(kind=EventKind.ACCEPT)),
+    "accepted_on_time": Count("pk", filter=Q(kind=EventKind.ACCEPT, on_time=True)),
+    "closed": Count("pk", filter=Q(kind=EventKind.CLOSE)),
+    "closed_on_time": Count("pk", filter=Q(kind=EventKind.CLOSE, on_time=True)),
+    "overdue": Count("case_id", filter=Q(kind=EventKind.OVERDUE), distinct=True),
+    "reopened": Count("pk", filter=Q(kind=EventKind.REOPEN)),
+    "dispatched": Count("pk", filter=Q(kind__in=[EventKind.DISPATCH, EventKind.WHISTLE])),
+    "returned": Count("pk", filter=Q(kind=EventKind.RETURN)),
+    "evaluated": Count("pk", filter=Q(kind=EventKind.EVALUATE)),
+    "satisfied": Count("pk", filter=Q(kind=EventKind.EVALUATE, rating__in=[Rating.SATISFIED, Rating.BASIC])),
+    "avg_seconds": Avg("working_seconds", filter=Q(kind=EventKind.CLOSE)),
+}
+
+GROUPS = ("region", "unit", "category")
+
+
+def kpis(
+    user,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    group_by: str = "region",
+    region: Region | None = None,
+) -> tuple[KpiRow, list[KpiRow]]:
+    """KPIs over events in [start, end), for the whole scope and per group. Exact counts, no sampling.
+
+    `region` narrows to a subtree the user may see; rows group by the next level down (region), by
+    the unit concerned (unit) or by major category (category).
+    """
+    events = scopes.visible(CaseEvent.objects.all(), user, "cases.kpi").filter(at__gte=start, at__lt=end)
+    if region is not None:
+        events = events.filter(region_path__startswith=region.path)
+    total = KpiRow("all", "合计", **events.aggregate(**_COUNTS)).compute()
+    if group_by == "unit":
+        rows = _group(events, "unit_id", {u.pk: u.name for u in Unit.objects.all()}, "未派遣（调度环节）")
+    elif group_by == "category":
+        major = {c.pk: (c.parent_id or c.pk) for c in Category.objects.only("pk", "parent_id")}
+        rows = _group_categories(events, major)
+    else:
+        rows = _group_regions(events, user, region)
+    return total, rows
+
+
+def _group(events, key: str, labels: dict, none_label: str) -> list[KpiRow]:
+    rows = []
+    for values in events.values(key).annotate(**_COUNTS).order_by(key):
+        k = values.pop(key)
+        rows.append(KpiRow(str(k or ""), labels.get(k, none_label), **values).compute())
+    return rows
+
+
+def _group_categories(events, major: dict[int, int]) -> list[KpiRow]:
+    names = {c.pk: c.name for c in Category.objects.filter(parent__isnull=True)}
+    merged: dict[int | None, KpiRow] = {}
+    for values in events.values("category_id").annotate(**_COUNTS).order_by("category_id"):
+        cid = values.pop("category_id")
+        key = major.get(cid) if cid else None
+        row = merged.setdefault(key, KpiRow(str(key or ""), names.get(key, "未分类")))
+        _add(row, values)
+    return [row.compute() for row in merged.values()]
+
+
+def _group_regions(events, user, region: Region | None) -> list[KpiRow]:
+    parent = region
+    if parent is None:
+        from gongzhi.core.queries import top_regions_for
+
+        tops = list(top_regions_for(user))
+        parent = tops[0] if len(tops) == 1 else None
+    children = list(parent.children.order_by("code")) if parent else []
+    if not children:
+        return []
+    length = len(children[0].path)
+    names = {c.path: c.name for c in children}
+    rows = []
+    grouped = events.annotate(prefix=Substr("region_path", 1, length)).values("prefix")
+    for values in grouped.annotate(**_COUNTS).order_by("prefix"):
+        prefix = values.pop("prefix")
+        rows.append(KpiRow(prefix, names.get(prefix, prefix), **values).compute())
+    return rows
+
+
+def _add(row: KpiRow, values: dict) -> None:
+    """Fold one group's counts into a merged row; the average is weighted by the number of closings."""
+    closed_before = row.closed
+    for name, value in values.items():
+        if name == "avg_seconds":
+            continue
+        setattr(row, name, getattr(row, name) + value)
+    if values["avg_seconds"] is not None and values["closed"]:
+        total = (row.avg_seconds or 0) * closed_before + values["avg_seconds"] * values["closed"]
+        row.avg_seconds = total / row.closed

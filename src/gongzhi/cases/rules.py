@@ -1,0 +1,164 @@
+"""Pure rules of the closed loop: which step may follow which, routing, deadlines and KPI ratios.
+
+No database here: services pass plain values in and act on the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from django.utils.translation import gettext_lazy as _
+
+from gongzhi.cases.models import LimitUnit, Sla, Status
+from gongzhi.core import calendar
+from gongzhi.core.errors import Conflict
+
+# Each step of the loop and the statuses it may start from (GB/T 30428 with 12345 practice).
+STEPS: dict[str, frozenset[str]] = {
+    "accept": frozenset({Status.SUBMITTED}),
+    "reject": frozenset({Status.SUBMITTED}),
+    "dispatch": frozenset({Status.ACCEPTED, Status.RETURNED, Status.ESCALATED}),
+    "sign": frozenset({Status.DISPATCHED}),
+    "return": frozenset({Status.DISPATCHED, Status.IN_PROGRESS}),
+    "reply": frozenset({Status.IN_PROGRESS}),
+    "assist_reply": frozenset({Status.DISPATCHED, Status.IN_PROGRESS}),
+    "escalate": frozenset({Status.DISPATCHED, Status.IN_PROGRESS}),
+    "suspend": frozenset({Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS}),
+    "resume": frozenset({Status.SUSPENDED}),
+    "verify": frozenset({Status.REPLIED}),
+    "close": frozenset({Status.REPLIED}),
+    "evaluate": frozenset({Status.CLOSED}),
+    "callback": frozenset({Status.CLOSED}),
+    "reopen": frozenset({Status.CLOSED}),
+}
+
+STEP_NAMES = {
+    "accept": _("立案"),
+    "reject": _("不予受理"),
+    "dispatch": _("派遣"),
+    "sign": _("签收"),
+    "return": _("退单"),
+    "reply": _("处置反馈"),
+    "assist_reply": _("协办意见"),
+    "escalate": _("上报"),
+    "suspend": _("转为待补充材料"),
+    "resume": _("恢复办理"),
+    "verify": _("核查"),
+    "close": _("结案"),
+    "evaluate": _("评价"),
+    "callback": _("回访"),
+    "reopen": _("返工"),
+}
+
+
+def allowed(step: str, status: str) -> bool:
+    return status in STEPS[step]
+
+
+def ensure_step(step: str, status: str) -> None:
+    """Raise a clear error when `step` cannot follow the case's current status."""
+    if not allowed(step, status):
+        raise Conflict(
+            f"case.cannot_{step}",
+            _("该事件当前状态为“%(status)s”，不能%(step)s")
+            % {"status": Status(status).label, "step": STEP_NAMES[step]},
+        )
+
+
+def steps_from(status: str) -> list[str]:
+    """Steps that may follow `status`, for pages that offer only what is possible."""
+    return [step for step, sources in STEPS.items() if status in sources]
+
+
+# --- Routing ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    category_code: str
+    region_path: str
+    unit_id: int
+
+
+def pick_rule(rules: Iterable[Rule], category_codes: list[str], region_path: str) -> Rule | None:
+    """The most specific rule for a case.
+
+    `category_codes` runs from the case's own category to its major class. A rule matches when its
+    category is in that chain and the case lies in its region subtree. The deepest region wins; at
+    the same depth the more specific category (earlier in the chain) wins.
+    """
+    best: tuple[int, int] | None = None
+    chosen = None
+    for rule in rules:
+        if rule.category_code not in category_codes or not region_path.startswith(rule.region_path):
+            continue
+        rank = (rule.region_path.count("/"), -category_codes.index(rule.category_code))
+        if best is None or rank > best:
+            best, chosen = rank, rule
+    return chosen
+
+
+# --- Deadlines --------------------------------------------------------------------------------------
+
+
+def limit_as_working_time(amount: int | Decimal, unit: str) -> dt.timedelta:
+    """A category's limit as working time: days are whole office days (7 h by default)."""
+    if unit == LimitUnit.DAYS:
+        return int(amount) * calendar.office_day_length()
+    return dt.timedelta(microseconds=int((Decimal(amount) * 3_600_000_000).to_integral_value()))
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: dt.datetime
+    warn: dt.datetime
+
+
+def deadline(start: dt.datetime, limit: dt.timedelta, warn_percent: int) -> Deadline:
+    """Due time and warning time (黄灯) for a step of `limit` working time starting at `start`."""
+    warn_part = limit * warn_percent / 100
+    return Deadline(
+        due=calendar.add_working_hours(start, limit),
+        warn=calendar.add_working_hours(start, warn_part),
+    )
+
+
+def sla_state(now: dt.datetime, warn_at: dt.datetime | None, due_at: dt.datetime | None) -> str:
+    if due_at is not None and now >= due_at:
+        return Sla.RED
+    if warn_at is not None and now >= warn_at:
+        return Sla.YELLOW
+    return Sla.GREEN
+
+
+def time_left(now: dt.datetime, due_at: dt.datetime | None) -> dt.timedelta | None:
+    """Working time left until the deadline; negative (working time overdue) once it has passed."""
+    if due_at is None:
+        return None
+    if now <= due_at:
+        return calendar.working_time_between(now, due_at)
+    return -calendar.working_time_between(due_at, now)
+
+
+def resume_deadline(now: dt.datetime, remaining: dt.timedelta) -> dt.datetime:
+    """The deadline after a pause: the working time that was left, counted from now."""
+    return calendar.add_working_hours(now, max(remaining, dt.timedelta(0)))
+
+
+# --- KPIs -------------------------------------------------------------------------------------------
+
+
+def ratio(part: int, whole: int) -> Fraction | None:
+    """An exact ratio, or None when there is nothing to divide by (shown as "—", never as 0 %)."""
+    return Fraction(part, whole) if whole else None
+
+
+def percent(value: Fraction | None, places: int = 2) -> Decimal | None:
+    if value is None:
+        return None
+    scaled = Decimal(value.numerator) * 100 / Decimal(value.denominator)
+    return scaled.quantize(Decimal(1).scaleb(-places))
