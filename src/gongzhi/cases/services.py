@@ -249,6 +249,13 @@ class InvalidCase(DomainError):
         self.errors = errors
 
 
+def _category_by_code(code: str) -> Category | None:
+    try:
+        return Category.objects.select_related("parent").get(code=code)
+    except Category.DoesNotExist:
+        return None
+
+
 def _resident_record(user):
     return getattr(user, "resident_record", None) if isinstance(user, User) else None
 
@@ -340,7 +347,7 @@ def submit_case(
     errors: list[tuple[str, str]] = []
     if isinstance(category, str):
         code = category.strip()
-        category = Category.objects.select_related("parent").filter(code=code).first() if code else None
+        category = _category_by_code(code) if code else None
         if code and category is None:
             errors.append(("category", _("没有分类代码 %(code)s") % {"code": code}))
     if isinstance(grid, str):

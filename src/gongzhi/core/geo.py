@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +150,10 @@ class Locator:
 
 _lock = threading.Lock()
 _cached: tuple[tuple, Locator] | None = None
+_checked_at = 0.0
+# How often a process asks the database whether another process changed a boundary. Changes made
+# in this process are seen at once (core.signals invalidates); others within this many seconds.
+RECHECK_SECONDS = 1.0
 
 
 def _boundary_version() -> tuple:
@@ -160,9 +165,12 @@ def _boundary_version() -> tuple:
 
 def locator() -> Locator:
     """The current locator; rebuilt when any boundary was added, changed or removed (any process)."""
-    global _cached
+    global _cached, _checked_at
     from gongzhi.core.models import Region
 
+    now = time.monotonic()
+    if _cached is not None and now - _checked_at < RECHECK_SECONDS:
+        return _cached[1]
     version = _boundary_version()
     with _lock:
         if _cached is None or _cached[0] != version:
@@ -170,6 +178,7 @@ def locator() -> Locator:
             built = Locator([(r.id, r.code, r.path, r.boundary) for r in regions])
             built.by_id = {r.id: r for r in regions}
             _cached = (version, built)
+        _checked_at = now
         return _cached[1]
 
 
