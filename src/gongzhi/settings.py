@@ -8,6 +8,8 @@ GONGZHI_VAR_DIR        where the database, keys, uploads and models live (defaul
 GONGZHI_SITE_URL       public address of the site, e.g. https://gongzhi.example.gov.cn, used for links
                        in e-mails (default: empty, e-mails then carry no link)
 GONGZHI_UPLOAD_MAX_BYTES  largest accepted upload in bytes (default: 10485760, 10 MB)
+GONGZHI_CASE_ACCEPT_HOURS / _HANDLE_DAYS / _VERIFY_HOURS  limits for cases without a category
+                       (defaults: 2 working hours, 5 working days, 7 working hours)
 
 Notifications (core.notify) are always shown in the site; these send copies out as well:
 GONGZHI_NOTIFY_CHANNELS  comma-separated channels: "email", "webhook" (default: empty, in-site only)
@@ -120,7 +122,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"

@@ -35,7 +35,7 @@ def test_every_illegal_transition_is_refused_with_a_clear_error(step):
 def test_final_states_allow_only_what_follows_closing():
     assert rules.steps_from(Status.REJECTED) == []
     assert rules.steps_from(Status.MERGED) == []
-    assert set(rules.steps_from(Status.CLOSED)) == {"evaluate", "callback", "reopen"}
+    assert set(rules.steps_from(Status.CLOSED)) == {"evaluate", "callback"}
     assert set(rules.steps_from(Status.SUBMITTED)) == {"accept", "reject", "suspend"}
 
 

@@ -33,9 +33,8 @@ from gongzhi.core.models import ApiKey, Region
 
 router = Router(tags=["cases"])
 
-MAX_ID = 2**63 - 1
-# The KPI window is bounded so date arithmetic never overflows and no one asks for a millennium.
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+MAX_ID = queries.MAX_ID
+FIRST_DAY, LAST_DAY = rules.KPI_FIRST_DAY, rules.KPI_LAST_DAY
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 

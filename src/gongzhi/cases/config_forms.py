@@ -7,17 +7,15 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gongzhi.cases import rules
 from gongzhi.cases.models import Category, LimitUnit, UnitKind
 from gongzhi.core.models import Level
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-def region_label(region) -> str:
-    return f"{region.name}（{region.code}）"
 
 
 def indented_region_label(region) -> str:
@@ -120,12 +118,16 @@ PERIODS = [
 GROUPS = [("region", _("按区域")), ("unit", _("按单位")), ("category", _("按分类"))]
 
 
+# As the API: a day outside it would overflow the window's datetimes (a 500) or mean nothing.
+KPI_WINDOW = [MinValueValidator(rules.KPI_FIRST_DAY), MaxValueValidator(rules.KPI_LAST_DAY)]
+
+
 class KpiForm(forms.Form):
     """Which events count: a period in the deployment's time zone, a grouping and an optional subtree."""
 
     period = forms.ChoiceField(label=_("期间"), choices=PERIODS, required=False)
-    start = forms.DateField(label=_("开始日期"), required=False, widget=DATE)
-    end = forms.DateField(label=_("结束日期（含）"), required=False, widget=DATE)
+    start = forms.DateField(label=_("开始日期"), required=False, widget=DATE, validators=KPI_WINDOW)
+    end = forms.DateField(label=_("结束日期（含）"), required=False, widget=DATE, validators=KPI_WINDOW)
     group = forms.ChoiceField(label=_("分组"), choices=GROUPS, required=False)
     region = forms.ModelChoiceField(
         label=_("区域"),

@@ -233,7 +233,7 @@ def unit_members(request, pk: int):
                 membership = get_object_or_404(
                     UnitMember.objects.select_related("user"),
                     unit=unit,
-                    user_id=request.POST.get("user") or 0,
+                    user_id=queries.parse_id(request.POST.get("user")) or 0,
                 )
                 member = membership.user
                 if action == "remove":

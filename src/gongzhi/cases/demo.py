@@ -798,7 +798,7 @@ class Story:
 
     def dispatcher(self, case: Case):
         street = self.world.accounts.get("street", SYSTEM)
-        if case.status == Status.ESCALATED or not self.plan.community_dispatches:
+        if services.escalation_pending(case) or not self.plan.community_dispatches:
             return street
         community = self.world.community_of(case)
         return self.world.community_staff.get(community.code, street) if community else street
@@ -999,13 +999,10 @@ class Story:
         family = case.category.code[:4] if case.category_id else "BJ"
         note = self.rng.choice(REPLIES.get(family, REPLIES["BJ"]))
         self.case = services.reply_case(actor, case, note=note)
-        return self.later(now, 0.3, 5) if self.needs_verification(case) else self.later(now, 0.2, 3)
-
-    def needs_verification(self, case: Case) -> bool:
-        return case.category is None or case.category.requires_verification
+        return self.later(now, 0.3, 5) if services.needs_verification(case) else self.later(now, 0.2, 3)
 
     def on_replied(self, case: Case, now: dt.datetime):
-        if self.needs_verification(case):
+        if services.needs_verification(case):
             if self.plan.verify_fails and "verify_fail" not in self.done:
                 self.done.add("verify_fail")
                 note = self.rng.choice(VERIFY_FAIL_NOTES)

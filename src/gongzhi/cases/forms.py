@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from gongzhi.cases.models import Category, RequestType, Sla, Source, Status
+from gongzhi.cases.queries import parse_id
 from gongzhi.cases.services import MAX_PHOTOS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -95,6 +96,15 @@ class UnitChoiceField(forms.ModelChoiceField):
 class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, unit):
         return f"{unit.name}（{unit.get_kind_display()}）"
+
+    def _check_values(self, value):
+        # An id beyond 64 bits in "IN (…)" is an OverflowError on SQLite: refuse it as the bad choice it is.
+        for pk in value:
+            if parse_id(pk) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
 
 
 class _StepForm(forms.Form):

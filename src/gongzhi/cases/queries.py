@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django import forms
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import Substr
 
@@ -28,9 +29,22 @@ from gongzhi.cases.models import (
     UnitMember,
 )
 from gongzhi.core import clock, scopes
+from gongzhi.core.errors import DomainError
 from gongzhi.core.models import Region, User
 
 VIEW = "cases.view"
+MAX_ID = (
+    2**63 - 1
+)  # the largest primary key: beyond it SQLite raises OverflowError instead of matching nothing
+
+
+def parse_id(value) -> int | None:
+    """A primary key from user input ("12"), or None for anything else ("abc", "²", 10**30)."""
+    text = str(value if value is not None else "")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 def unit_ids_of(user) -> list[int]:
@@ -81,6 +95,14 @@ def dispatcher_queue(user, *, tab: str = "all") -> QuerySet[Case]:
     Overdue first, then the nearest deadline.
     """
     qs = cases_visible_to(user, action="cases.dispatch")
+    paths = scopes.paths_for(user, "cases.dispatch")
+    if paths is not None:
+        # A pending escalation is the street's work (services.may_dispatch), not the raising community's.
+        pending = Q(escalated_to__isnull=False, status__in=[Status.ESCALATED, Status.RETURNED])
+        mine = Q(pk__in=[])
+        for path in paths:
+            mine |= Q(escalated_to__path__startswith=path)
+        qs = qs.filter(~pending | mine)
     waiting = Q(status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED, Status.ESCALATED])
     to_close = Q(status=Status.REPLIED, category__requires_verification=False)
     tabs = {
@@ -172,8 +194,9 @@ def filter_cases(qs: QuerySet[Case], params) -> QuerySet[Case]:
     if category:
         qs = qs.filter(Q(category__code=category) | Q(category__parent__code=category))
     unit = params.get("unit")
-    if unit and str(unit).isdigit():
-        qs = qs.filter(unit_id=int(unit))
+    if unit:
+        unit_id = parse_id(unit)
+        qs = qs.filter(unit_id=unit_id) if unit_id is not None else qs.none()
     region = params.get("region")
     if region:
         node = Region.objects.filter(code=region).first()
@@ -182,10 +205,20 @@ def filter_cases(qs: QuerySet[Case], params) -> QuerySet[Case]:
         value = params.get(name)
         if value:
             try:
-                qs = qs.filter(**{lookup: dt.date.fromisoformat(value)})
+                day = dt.date.fromisoformat(value)
             except ValueError:
-                pass
+                # Ignoring it would show every case as if filtered: say so instead (a 400 on the page).
+                raise BadFilter(name, forms.DateField.default_error_messages["invalid"]) from None
+            qs = qs.filter(**{lookup: day})
     return qs
+
+
+class BadFilter(DomainError):
+    """A filter value that cannot mean anything (a malformed date); `field` names the parameter."""
+
+    def __init__(self, field: str, message):
+        super().__init__("case.bad_filter", message, details=[{"field": field, "message": str(message)}])
+        self.field = field
 
 
 SORTS = {
@@ -227,10 +260,10 @@ def units_for(user) -> QuerySet[Unit]:
     qs = Unit.objects.filter(is_active=True).select_related("region")
     if paths is None:
         return qs
+    from gongzhi.cases.services import ancestor_paths  # services imports this module at load time
+
     allowed = Q(pk__in=[])
     for path in paths:
-        from gongzhi.cases.services import ancestor_paths
-
         allowed |= Q(region__path__startswith=path) | Q(region__path__in=ancestor_paths(path))
     return qs.filter(allowed).order_by("kind", "name")
 
@@ -296,8 +329,6 @@ _COUNTS = {
     "satisfied": Count("pk", filter=Q(kind=EventKind.EVALUATE, rating__in=[Rating.SATISFIED, Rating.BASIC])),
     "avg_seconds": Avg("working_seconds", filter=Q(kind=EventKind.CLOSE)),
 }
-
-GROUPS = ("region", "unit", "category")
 
 
 def kpis(

@@ -245,11 +245,23 @@ def _detail(request, case: Case, *, rate_form=None, supplement_form=None, status
     return render(request, "cases/resident_detail.html", context, status=status)
 
 
+# Steps whose note is written for the reporter; dispatch instructions, acceptance and escalation
+# notes are between staff and stay on the staff page.
+NOTES_FOR_REPORTER = frozenset(
+    {
+        EventKind.REJECT,
+        EventKind.REPLY,
+        EventKind.SUSPEND,
+        EventKind.RESUME,
+        EventKind.CLOSE,
+        EventKind.EVALUATE,
+    }
+)
+
+
 def _public_note(event) -> str:
     """Notes the reporter should read: reasons, replies, what is missing, their own words."""
-    if event.kind == EventKind.SUBMIT:
-        return ""
-    return event.note
+    return event.note if event.kind in NOTES_FOR_REPORTER else ""
 
 
 @login_required

@@ -32,8 +32,7 @@ STEPS: dict[str, frozenset[str]] = {
     "verify": frozenset({Status.REPLIED}),
     "close": frozenset({Status.REPLIED}),
     "evaluate": frozenset({Status.CLOSED}),
-    "callback": frozenset({Status.CLOSED}),
-    "reopen": frozenset({Status.CLOSED}),
+    "callback": frozenset({Status.CLOSED}),  # may reopen (返工) after a dissatisfied rating
 }
 
 STEP_NAMES = {
@@ -51,7 +50,6 @@ STEP_NAMES = {
     "close": _("结案"),
     "evaluate": _("评价"),
     "callback": _("回访"),
-    "reopen": _("返工"),
 }
 
 
@@ -150,6 +148,9 @@ def resume_deadline(now: dt.datetime, remaining: dt.timedelta) -> dt.datetime:
 
 
 # --- KPIs -------------------------------------------------------------------------------------------
+
+# The KPI window (page and API): bounded so date arithmetic never overflows and no one asks for a millennium.
+KPI_FIRST_DAY, KPI_LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 def ratio(part: int, whole: int) -> Fraction | None:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gongzhi.cases import rules
+from gongzhi.cases import queries, rules
 from gongzhi.cases.models import (
     OPEN_STATUSES,
     AssignmentRole,
@@ -179,10 +179,22 @@ def _require_member(actor, unit: Unit | None) -> None:
         raise PermissionDenied("case.not_unit_member", _("您不是该事件承办单位的人员，不能办理"))
 
 
+def escalation_pending(case: Case) -> bool:
+    """An escalation waiting for the street: just raised, or returned by a unit the street sent it to."""
+    return bool(case.escalated_to_id) and case.status in (Status.ESCALATED, Status.RETURNED)
+
+
+def may_dispatch(actor, case: Case) -> bool:
+    """The dispatcher's check (pages offer what the services allow): the case's area, and while an
+    escalation is pending the street it went to — the community that raised it waits (吹哨)."""
+    if not scopes.can(actor, "cases.dispatch", case):
+        return False
+    return not escalation_pending(case) or scopes.can(actor, "cases.dispatch", case.escalated_to)
+
+
 def _require_dispatcher(actor, case: Case) -> None:
     scopes.require(actor, "cases.dispatch", case)
-    if case.status == Status.ESCALATED and case.escalated_to_id:
-        # An escalation is the street's to handle (吹哨); the community that raised it waits.
+    if escalation_pending(case):
         scopes.require(actor, "cases.dispatch", case.escalated_to)
 
 
@@ -218,12 +230,19 @@ def _attach(actor, case: Case, event: CaseEvent | None, photos: Sequence) -> Non
 
 
 def _next_number(now: dt.datetime) -> str:
-    """Today's next tracking number, from a per-day counter incremented in one statement."""
+    """A tracking number: the local date and a serial (20261122000123).
+
+    On PostgreSQL the serial comes from a sequence, which takes no lock: intake requests never wait
+    for each other's transactions. Elsewhere (SQLite, where writers queue anyway) a per-day counter
+    row is incremented in one statement, so numbers restart at 000001 each day.
+    """
     day = timezone.localtime(now).date()
-    table = CaseSequence._meta.db_table
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval('cases_case_number_seq')")
+            return f"{day:%Y%m%d}{cursor.fetchone()[0] % 1_000_000:06d}"
         cursor.execute(
-            f"UPDATE {table} SET last = last + 1 WHERE day = %s RETURNING last",
+            f"UPDATE {CaseSequence._meta.db_table} SET last = last + 1 WHERE day = %s RETURNING last",
             [connection.ops.adapt_datefield_value(day)],
         )
         row = cursor.fetchone()
@@ -507,6 +526,9 @@ def dispatch_case(
     for u in assists:
         if not u.is_active:
             raise DomainError("case.unit_inactive", _("单位“%(unit)s”已停用") % {"unit": u.name})
+    wanted = {unit.pk, *(u.pk for u in assists)}
+    if queries.units_for(actor).filter(pk__in=wanted).count() != len(wanted):
+        raise PermissionDenied("case.unit_out_of_reach", _("只能派遣给您所辖区域内或上级区域的单位"))
     now = clock.now()
     whistle = case.status == Status.ESCALATED and unit.kind == UnitKind.DEPARTMENT
     _active_assignments(case).update(ended_at=now)
@@ -592,7 +614,7 @@ def reply_case(actor, case: Case, *, note: str, photos: Sequence = ()) -> Case:
     case.save()
     event = _event(actor, case, EventKind.REPLY, unit=assignment.unit, note=note, on_time=on_time)
     _attach(actor, case, event, photos)
-    if _needs_verification(case):
+    if needs_verification(case):
         _tell(_grid_workers(case), "case.verify", case, _("有事件待核查"))
     else:
         _tell(dispatchers_of(case), "case.replied", case, _("有事件已反馈待结案"))
@@ -631,7 +653,8 @@ def return_case(actor, case: Case, *, reason: str) -> Case:
     _set_deadline(case, now, accept_limit, warn_percent)
     case.save()
     _event(actor, case, EventKind.RETURN, unit=assignment.unit, note=reason, public=False)
-    _tell(dispatchers_of(case), "case.returned", case, _("有事件被退单，请重新派遣"))
+    level = Level.STREET if escalation_pending(case) else Level.COMMUNITY
+    _tell(dispatchers_of(case, at_least=level), "case.returned", case, _("有事件被退单，请重新派遣"))
     return case
 
 
@@ -716,7 +739,7 @@ def resume_case(actor, case: Case, *, note: str = "") -> Case:
 # ---------------------------------------------------------------- verification and closing
 
 
-def _needs_verification(case: Case) -> bool:
+def needs_verification(case: Case) -> bool:
     return case.category.requires_verification if case.category_id else True
 
 
@@ -767,6 +790,9 @@ def verify_case(actor, case: Case, *, passed: bool, note: str = "", photos: Sequ
     case = _lock(case)
     scopes.require(actor, "cases.verify", case)
     rules.ensure_step("verify", case.status)
+    if not needs_verification(case):
+        # Otherwise a grid worker could close what the dispatcher is to close (and call back).
+        raise Conflict("case.verification_not_required", _("该分类无需现场核查，由调度人员结案"))
     if not passed:
         note = _required(note, "case.reason_required", _("核查不通过请说明原因"))
         _reopen(actor, case, note=note, cause="verification")
@@ -783,7 +809,7 @@ def close_case(actor, case: Case, *, note: str = "") -> Case:
     case = _lock(case)
     _require_dispatcher(actor, case)
     rules.ensure_step("close", case.status)
-    if _needs_verification(case):
+    if needs_verification(case):
         raise DomainError("case.verification_required", _("该分类须经网格员现场核查后结案"))
     _close(actor, case, note=note, verified=False)
     return case

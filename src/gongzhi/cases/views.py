@@ -125,6 +125,15 @@ def _can_browse(user) -> bool:
     return scopes.can(user, "cases.view") or bool(queries.unit_ids_of(user)) or user.is_superuser
 
 
+def _filtered(request, qs):
+    """queries.filter_cases with the request's filters: (queryset, error). A malformed filter (a date that
+    is no date) lists nothing and says why, rather than listing everything as if it had been applied."""
+    try:
+        return queries.filter_cases(qs, request.GET), ""
+    except queries.BadFilter as exc:
+        return qs.none(), exc.message
+
+
 def _page(request, qs):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = _with_time_left(list(page.object_list))
@@ -222,7 +231,7 @@ def dispatch_queue(request):
     keys = [key for key, _label in DISPATCH_TABS]
     tab = request.GET.get("tab") if request.GET.get("tab") in keys else "all"
     counts = {key: queries.dispatcher_queue(user, tab=key).count() for key in keys}
-    qs = queries.filter_cases(queries.dispatcher_queue(user, tab=tab), request.GET)
+    qs, error = _filtered(request, queries.dispatcher_queue(user, tab=tab))
     return render(
         request,
         "cases/queue.html",
@@ -233,7 +242,9 @@ def dispatch_queue(request):
             "tab": tab,
             "page": _page(request, qs),
             "show_unit": True,
+            "error": error,
         },
+        status=400 if error else 200,
     )
 
 
@@ -247,10 +258,8 @@ def unit_queue(request):
     keys = [key for key, _label in UNIT_TABS]
     tab = request.GET.get("tab") if request.GET.get("tab") in keys else "all"
     counts = {key: queries.unit_queue(user, tab=key).count() for key in keys}
-    qs = queries.unit_queue(user, tab=tab).prefetch_related(
-        _my_assignments(units),
-    )
-    page = _page(request, queries.filter_cases(qs, request.GET))
+    qs, error = _filtered(request, queries.unit_queue(user, tab=tab).prefetch_related(_my_assignments(units)))
+    page = _page(request, qs)
     return render(
         request,
         "cases/queue.html",
@@ -262,7 +271,9 @@ def unit_queue(request):
             "page": page,
             "show_unit": True,
             "show_role": True,
+            "error": error,
         },
+        status=400 if error else 200,
     )
 
 
@@ -282,7 +293,7 @@ def verify_queue(request):
     user = request.user
     if not scopes.can(user, "cases.verify"):
         return _deny(request)
-    qs = queries.filter_cases(queries.verify_queue(user), request.GET)
+    qs, error = _filtered(request, queries.verify_queue(user))
     return render(
         request,
         "cases/queue.html",
@@ -292,7 +303,9 @@ def verify_queue(request):
             "tabs": [],
             "page": _page(request, qs),
             "show_unit": True,
+            "error": error,
         },
+        status=400 if error else 200,
     )
 
 
@@ -332,12 +345,13 @@ def case_list(request):
     user = request.user
     if not _can_browse(user):
         return _deny(request)
-    qs = queries.filter_cases(queries.cases_visible_to(user), request.GET)
+    qs, error = _filtered(request, queries.cases_visible_to(user))
     qs = queries.sort_cases(qs, request.GET.get("sort"))
     return render(
         request,
         "cases/list.html",
-        {"form": _filter_form(request), "page": _page(request, qs), "show_unit": True},
+        {"form": _filter_form(request), "page": _page(request, qs), "show_unit": True, "error": error},
+        status=400 if error else 200,
     )
 
 
@@ -395,7 +409,10 @@ def map_points(request):
     user = request.user
     if not _can_browse(user):
         return JsonResponse({"code": "permission_denied", "message": _("您没有权限查看事件地图")}, status=403)
-    qs = queries.filter_cases(queries.cases_visible_to(user), request.GET)
+    try:
+        qs = queries.filter_cases(queries.cases_visible_to(user), request.GET)
+    except queries.BadFilter as exc:
+        return JsonResponse({"code": exc.code, "message": exc.message, "details": exc.details}, status=400)
     points = queries.map_points(qs)
     for point in points:
         point["url"] = reverse("cases:detail", args=[point["number"]])
@@ -413,19 +430,6 @@ def _visible_case(request, number: str):
     )
 
 
-def _can_dispatch(user, case) -> bool:
-    """The dispatcher's check in services: the case's area, and for an escalation the street it went to."""
-    if not scopes.can(user, "cases.dispatch", case):
-        return False
-    if case.status == Status.ESCALATED and case.escalated_to_id:
-        return scopes.can(user, "cases.dispatch", case.escalated_to)
-    return True
-
-
-def _needs_verification(case) -> bool:
-    return case.category.requires_verification if case.category_id else True
-
-
 def available_steps(user, case, assignments) -> list[str]:
     """The staff steps this user may take on this case now: the step may follow the status
     (rules.steps_from) and the user holds the role the service will check."""
@@ -434,7 +438,7 @@ def available_steps(user, case, assignments) -> list[str]:
     mine = [a for a in active if services.is_member(user, a.unit)]
     lead = next((a for a in mine if a.role == AssignmentRole.LEAD), None)
     assists = [a for a in mine if a.role == AssignmentRole.ASSIST]
-    dispatcher = _can_dispatch(user, case)
+    dispatcher = services.may_dispatch(user, case)
     steps = []
     for step in STAFF_STEPS:
         if step == "sign":
@@ -453,7 +457,7 @@ def available_steps(user, case, assignments) -> list[str]:
         elif step not in possible:
             ok = False
         elif step == "close":
-            ok = dispatcher and not _needs_verification(case)
+            ok = dispatcher and not services.needs_verification(case)
         elif step == "callback":
             ok = dispatcher and case.callback_pending
         elif step in DISPATCHER_STEPS:
@@ -469,7 +473,7 @@ def available_steps(user, case, assignments) -> list[str]:
         elif step == "resume":
             ok = lead is not None if case.suspended_status == Status.IN_PROGRESS else dispatcher
         elif step == "verify":
-            ok = scopes.can(user, "cases.verify", case) and _needs_verification(case)
+            ok = scopes.can(user, "cases.verify", case) and services.needs_verification(case)
         else:
             ok = False
         if ok:
@@ -510,7 +514,10 @@ def _region_names(case) -> list[str]:
 def _event_rows(case):
     events = list(queries.timeline(case).select_related("actor"))
     for event in events:
-        if event.actor_id and event.actor:
+        if case.reporter_id and event.actor_id == case.reporter_id:
+            # The reporter's own steps (report, supplement, rating): never their name, as in the API.
+            event.actor_shown = _("反映人")
+        elif event.actor_id and event.actor:
             event.actor_shown = event.actor.display_name
         elif event.actor_label == "system":
             event.actor_shown = _("系统")

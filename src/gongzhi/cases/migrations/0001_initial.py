@@ -10,287 +10,727 @@ import gongzhi.core.fields
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0003_notifications_attachments'),
+        ("core", "0003_notifications_attachments"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CaseSequence',
+            name="CaseSequence",
             fields=[
-                ('day', models.DateField(primary_key=True, serialize=False)),
-                ('last', models.PositiveIntegerField(default=0)),
+                ("day", models.DateField(primary_key=True, serialize=False)),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='SweepState',
+            name="SweepState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('swept_until', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("swept_until", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=20, unique=True, verbose_name='编号')),
-                ('source', models.CharField(choices=[('resident', '居民上报'), ('patrol', '网格巡查'), ('hotline', '热线电话'), ('referral', '部门转办'), ('api', '系统接入'), ('open311', 'Open311')], max_length=10, verbose_name='来源')),
-                ('request_type', models.CharField(choices=[('complaint', '投诉'), ('help', '求助'), ('enquiry', '咨询'), ('suggestion', '建议'), ('report', '举报'), ('praise', '表扬'), ('event', '事件')], default='complaint', max_length=12, verbose_name='诉求类型')),
-                ('title', models.CharField(max_length=100, verbose_name='标题')),
-                ('description', models.TextField(max_length=2000, verbose_name='描述')),
-                ('region_path', models.CharField(db_index=True, editable=False, max_length=255)),
-                ('located_by', models.CharField(choices=[('point', '坐标'), ('grid', '指定网格'), ('address', '地址'), ('street', '仅定位到街道')], max_length=10, verbose_name='定位方式')),
-                ('lon', models.FloatField(blank=True, null=True, verbose_name='经度（WGS-84）')),
-                ('lat', models.FloatField(blank=True, null=True, verbose_name='纬度（WGS-84）')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
-                ('reporter_name', models.CharField(blank=True, max_length=50, verbose_name='反映人')),
-                ('reporter_phone', gongzhi.core.fields.EncryptedField(purpose='phone', verbose_name='联系电话')),
-                ('reporter_phone_index', gongzhi.core.fields.BlindIndexField(source='reporter_phone')),
-                ('anonymous', models.BooleanField(default=False, verbose_name='匿名反映')),
-                ('verified_reporter', models.BooleanField(default=False, verbose_name='实名居民')),
-                ('status', models.CharField(choices=[('submitted', '待受理'), ('accepted', '已立案'), ('dispatched', '已派遣'), ('in_progress', '处置中'), ('replied', '已反馈'), ('suspended', '待补充材料'), ('returned', '已退单'), ('escalated', '已上报'), ('closed', '已结案'), ('rejected', '不予受理'), ('merged', '已并案')], default='submitted', max_length=12, verbose_name='状态')),
-                ('no_rule', models.BooleanField(default=False, verbose_name='无匹配规则')),
-                ('escalation_level', models.PositiveSmallIntegerField(default=0, help_text='0 未上报；1 已上报街道；2 街道已吹哨部门', verbose_name='上报层级')),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='提交时间')),
-                ('accepted_at', models.DateTimeField(blank=True, null=True, verbose_name='立案时间')),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True, verbose_name='派遣时间')),
-                ('replied_at', models.DateTimeField(blank=True, null=True, verbose_name='反馈时间')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='结案时间')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='当前时限')),
-                ('warn_at', models.DateTimeField(blank=True, null=True, verbose_name='预警时间')),
-                ('accept_due', models.DateTimeField(blank=True, null=True, verbose_name='受理时限')),
-                ('handle_due', models.DateTimeField(blank=True, null=True, verbose_name='办理时限')),
-                ('suspended_status', models.CharField(blank=True, choices=[('submitted', '待受理'), ('accepted', '已立案'), ('dispatched', '已派遣'), ('in_progress', '处置中'), ('replied', '已反馈'), ('suspended', '待补充材料'), ('returned', '已退单'), ('escalated', '已上报'), ('closed', '已结案'), ('rejected', '不予受理'), ('merged', '已并案')], editable=False, max_length=12)),
-                ('suspended_remaining', models.DurationField(blank=True, editable=False, null=True)),
-                ('suspended_warn_remaining', models.DurationField(blank=True, editable=False, null=True)),
-                ('suspended_working', models.DurationField(default=datetime.timedelta(0), editable=False, help_text='办理时长不计入待补充材料的时间', verbose_name='暂停的工作时间')),
-                ('suspended_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('reopen_count', models.PositiveSmallIntegerField(default=0, verbose_name='返工次数')),
-                ('rating', models.CharField(blank=True, choices=[('satisfied', '满意'), ('basic', '基本满意'), ('dissatisfied', '不满意')], max_length=12, verbose_name='评价')),
-                ('rated_at', models.DateTimeField(blank=True, null=True, verbose_name='评价时间')),
-                ('callback_pending', models.BooleanField(default=False, verbose_name='待回访')),
-                ('entered_by', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='录入人')),
-                ('escalated_to', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.region', verbose_name='上报至')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged', to='cases.case', verbose_name='并入')),
-                ('region', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='core.region', verbose_name='所在区域')),
-                ('reporter', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reported_cases', to=settings.AUTH_USER_MODEL, verbose_name='反映人账号')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=20, unique=True, verbose_name="编号")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("resident", "居民上报"),
+                            ("patrol", "网格巡查"),
+                            ("hotline", "热线电话"),
+                            ("referral", "部门转办"),
+                            ("api", "系统接入"),
+                            ("open311", "Open311"),
+                        ],
+                        max_length=10,
+                        verbose_name="来源",
+                    ),
+                ),
+                (
+                    "request_type",
+                    models.CharField(
+                        choices=[
+                            ("complaint", "投诉"),
+                            ("help", "求助"),
+                            ("enquiry", "咨询"),
+                            ("suggestion", "建议"),
+                            ("report", "举报"),
+                            ("praise", "表扬"),
+                            ("event", "事件"),
+                        ],
+                        default="complaint",
+                        max_length=12,
+                        verbose_name="诉求类型",
+                    ),
+                ),
+                ("title", models.CharField(max_length=100, verbose_name="标题")),
+                ("description", models.TextField(max_length=2000, verbose_name="描述")),
+                ("region_path", models.CharField(db_index=True, editable=False, max_length=255)),
+                (
+                    "located_by",
+                    models.CharField(
+                        choices=[
+                            ("point", "坐标"),
+                            ("grid", "指定网格"),
+                            ("address", "地址"),
+                            ("street", "仅定位到街道"),
+                        ],
+                        max_length=10,
+                        verbose_name="定位方式",
+                    ),
+                ),
+                ("lon", models.FloatField(blank=True, null=True, verbose_name="经度（WGS-84）")),
+                ("lat", models.FloatField(blank=True, null=True, verbose_name="纬度（WGS-84）")),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
+                ("reporter_name", models.CharField(blank=True, max_length=50, verbose_name="反映人")),
+                (
+                    "reporter_phone",
+                    gongzhi.core.fields.EncryptedField(purpose="phone", verbose_name="联系电话"),
+                ),
+                ("reporter_phone_index", gongzhi.core.fields.BlindIndexField(source="reporter_phone")),
+                ("anonymous", models.BooleanField(default=False, verbose_name="匿名反映")),
+                ("verified_reporter", models.BooleanField(default=False, verbose_name="实名居民")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "待受理"),
+                            ("accepted", "已立案"),
+                            ("dispatched", "已派遣"),
+                            ("in_progress", "处置中"),
+                            ("replied", "已反馈"),
+                            ("suspended", "待补充材料"),
+                            ("returned", "已退单"),
+                            ("escalated", "已上报"),
+                            ("closed", "已结案"),
+                            ("rejected", "不予受理"),
+                            ("merged", "已并案"),
+                        ],
+                        default="submitted",
+                        max_length=12,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("no_rule", models.BooleanField(default=False, verbose_name="无匹配规则")),
+                (
+                    "escalation_level",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="0 未上报；1 已上报街道；2 街道已吹哨部门",
+                        verbose_name="上报层级",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="提交时间")),
+                ("accepted_at", models.DateTimeField(blank=True, null=True, verbose_name="立案时间")),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True, verbose_name="派遣时间")),
+                ("replied_at", models.DateTimeField(blank=True, null=True, verbose_name="反馈时间")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="结案时间")),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="当前时限")),
+                ("warn_at", models.DateTimeField(blank=True, null=True, verbose_name="预警时间")),
+                ("accept_due", models.DateTimeField(blank=True, null=True, verbose_name="受理时限")),
+                ("handle_due", models.DateTimeField(blank=True, null=True, verbose_name="办理时限")),
+                (
+                    "suspended_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("submitted", "待受理"),
+                            ("accepted", "已立案"),
+                            ("dispatched", "已派遣"),
+                            ("in_progress", "处置中"),
+                            ("replied", "已反馈"),
+                            ("suspended", "待补充材料"),
+                            ("returned", "已退单"),
+                            ("escalated", "已上报"),
+                            ("closed", "已结案"),
+                            ("rejected", "不予受理"),
+                            ("merged", "已并案"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("suspended_remaining", models.DurationField(blank=True, editable=False, null=True)),
+                ("suspended_warn_remaining", models.DurationField(blank=True, editable=False, null=True)),
+                (
+                    "suspended_working",
+                    models.DurationField(
+                        default=datetime.timedelta(0),
+                        editable=False,
+                        help_text="办理时长不计入待补充材料的时间",
+                        verbose_name="暂停的工作时间",
+                    ),
+                ),
+                ("suspended_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("reopen_count", models.PositiveSmallIntegerField(default=0, verbose_name="返工次数")),
+                (
+                    "rating",
+                    models.CharField(
+                        blank=True,
+                        choices=[("satisfied", "满意"), ("basic", "基本满意"), ("dissatisfied", "不满意")],
+                        max_length=12,
+                        verbose_name="评价",
+                    ),
+                ),
+                ("rated_at", models.DateTimeField(blank=True, null=True, verbose_name="评价时间")),
+                ("callback_pending", models.BooleanField(default=False, verbose_name="待回访")),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="录入人",
+                    ),
+                ),
+                (
+                    "escalated_to",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.region",
+                        verbose_name="上报至",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="merged",
+                        to="cases.case",
+                        verbose_name="并入",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="core.region",
+                        verbose_name="所在区域",
+                    ),
+                ),
+                (
+                    "reporter",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reported_cases",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="反映人账号",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '诉求事件',
-                'verbose_name_plural': '诉求事件',
-                'ordering': ['-created_at'],
+                "verbose_name": "诉求事件",
+                "verbose_name_plural": "诉求事件",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CaseEvent',
+            name="CaseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('submit', '提交'), ('accept', '立案'), ('reject', '不予受理'), ('dispatch', '派遣'), ('whistle', '吹哨派遣'), ('sign', '签收'), ('reply', '处置反馈'), ('assist_reply', '协办意见'), ('return', '退单'), ('escalate', '上报'), ('suspend', '待补充材料'), ('resume', '恢复办理'), ('close', '结案'), ('reopen', '返工'), ('evaluate', '评价'), ('callback', '回访'), ('warn', '黄灯预警'), ('overdue', '红灯超期'), ('auto_escalate', '超期自动上报'), ('merge', '并案'), ('unmerge', '取消并案')], max_length=14, verbose_name='环节')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='时间')),
-                ('actor_label', models.CharField(blank=True, max_length=150, verbose_name='操作人')),
-                ('region_path', models.CharField(editable=False, max_length=255)),
-                ('note', models.TextField(blank=True, verbose_name='说明')),
-                ('public', models.BooleanField(default=True, verbose_name='对反映人公开')),
-                ('on_time', models.BooleanField(blank=True, null=True, verbose_name='是否按时')),
-                ('working_seconds', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='办理用时（工作秒）')),
-                ('rating', models.CharField(blank=True, choices=[('satisfied', '满意'), ('basic', '基本满意'), ('dissatisfied', '不满意')], max_length=12, verbose_name='评价')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='cases.case')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("submit", "提交"),
+                            ("accept", "立案"),
+                            ("reject", "不予受理"),
+                            ("dispatch", "派遣"),
+                            ("whistle", "吹哨派遣"),
+                            ("sign", "签收"),
+                            ("reply", "处置反馈"),
+                            ("assist_reply", "协办意见"),
+                            ("return", "退单"),
+                            ("escalate", "上报"),
+                            ("suspend", "待补充材料"),
+                            ("resume", "恢复办理"),
+                            ("close", "结案"),
+                            ("reopen", "返工"),
+                            ("evaluate", "评价"),
+                            ("callback", "回访"),
+                            ("warn", "黄灯预警"),
+                            ("overdue", "红灯超期"),
+                            ("auto_escalate", "超期自动上报"),
+                            ("merge", "并案"),
+                            ("unmerge", "取消并案"),
+                        ],
+                        max_length=14,
+                        verbose_name="环节",
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, verbose_name="时间")),
+                ("actor_label", models.CharField(blank=True, max_length=150, verbose_name="操作人")),
+                ("region_path", models.CharField(editable=False, max_length=255)),
+                ("note", models.TextField(blank=True, verbose_name="说明")),
+                ("public", models.BooleanField(default=True, verbose_name="对反映人公开")),
+                ("on_time", models.BooleanField(blank=True, null=True, verbose_name="是否按时")),
+                (
+                    "working_seconds",
+                    models.PositiveBigIntegerField(blank=True, null=True, verbose_name="办理用时（工作秒）"),
+                ),
+                (
+                    "rating",
+                    models.CharField(
+                        blank=True,
+                        choices=[("satisfied", "满意"), ("basic", "基本满意"), ("dissatisfied", "不满意")],
+                        max_length=12,
+                        verbose_name="评价",
+                    ),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="cases.case"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '办理过程',
-                'verbose_name_plural': '办理过程',
-                'ordering': ['at', 'pk'],
+                "verbose_name": "办理过程",
+                "verbose_name_plural": "办理过程",
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='CasePhoto',
+            name="CasePhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attachment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='case_photo', to='core.attachment')),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='cases.case')),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='photos', to='cases.caseevent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "attachment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_photo",
+                        to="core.attachment",
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="photos", to="cases.case"
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="photos",
+                        to="cases.caseevent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '事件照片',
-                'verbose_name_plural': '事件照片',
-                'ordering': ['pk'],
+                "verbose_name": "事件照片",
+                "verbose_name_plural": "事件照片",
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=12, unique=True, verbose_name='分类代码')),
-                ('name', models.CharField(max_length=50, verbose_name='名称')),
-                ('kind', models.CharField(choices=[('component', '部件'), ('event', '事件')], max_length=10, verbose_name='类型')),
-                ('accept_hours', models.DecimalField(decimal_places=1, default=2, max_digits=5, verbose_name='受理时限（工作小时）')),
-                ('handle_limit', models.PositiveIntegerField(default=5, verbose_name='办理时限')),
-                ('handle_unit', models.CharField(choices=[('hours', '工作小时'), ('days', '工作日')], default='days', max_length=5, verbose_name='办理时限单位')),
-                ('warn_percent', models.PositiveSmallIntegerField(default=80, help_text='办理用时达到时限的这一比例时亮黄灯', verbose_name='预警阈值（已用时限 %）')),
-                ('requires_verification', models.BooleanField(default=True, verbose_name='需网格员核查')),
-                ('auto_escalate', models.BooleanField(default=False, verbose_name='超期自动上报')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='cases.category', verbose_name='所属大类')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=12, unique=True, verbose_name="分类代码")),
+                ("name", models.CharField(max_length=50, verbose_name="名称")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("component", "部件"), ("event", "事件")], max_length=10, verbose_name="类型"
+                    ),
+                ),
+                (
+                    "accept_hours",
+                    models.DecimalField(
+                        decimal_places=1, default=2, max_digits=5, verbose_name="受理时限（工作小时）"
+                    ),
+                ),
+                ("handle_limit", models.PositiveIntegerField(default=5, verbose_name="办理时限")),
+                (
+                    "handle_unit",
+                    models.CharField(
+                        choices=[("hours", "工作小时"), ("days", "工作日")],
+                        default="days",
+                        max_length=5,
+                        verbose_name="办理时限单位",
+                    ),
+                ),
+                (
+                    "warn_percent",
+                    models.PositiveSmallIntegerField(
+                        default=80,
+                        help_text="办理用时达到时限的这一比例时亮黄灯",
+                        verbose_name="预警阈值（已用时限 %）",
+                    ),
+                ),
+                ("requires_verification", models.BooleanField(default=True, verbose_name="需网格员核查")),
+                ("auto_escalate", models.BooleanField(default=False, verbose_name="超期自动上报")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="cases.category",
+                        verbose_name="所属大类",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '事件分类',
-                'verbose_name_plural': '事件分类',
-                'ordering': ['code'],
+                "verbose_name": "事件分类",
+                "verbose_name_plural": "事件分类",
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='caseevent',
-            name='category',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cases.category'),
+            model_name="caseevent",
+            name="category",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="cases.category",
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='category',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='cases.category', verbose_name='分类'),
+            model_name="case",
+            name="category",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="cases.category",
+                verbose_name="分类",
+            ),
         ),
         migrations.CreateModel(
-            name='Unit',
+            name="Unit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='单位名称')),
-                ('kind', models.CharField(choices=[('street', '街道（乡镇）'), ('community', '社区（村）'), ('department', '职能部门'), ('property', '物业服务企业'), ('utility', '公用事业单位'), ('other', '其他单位')], max_length=12, verbose_name='单位类型')),
-                ('phone', models.CharField(blank=True, max_length=30, verbose_name='值班电话')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_units', to='core.region', verbose_name='所在区域')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="单位名称")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("street", "街道（乡镇）"),
+                            ("community", "社区（村）"),
+                            ("department", "职能部门"),
+                            ("property", "物业服务企业"),
+                            ("utility", "公用事业单位"),
+                            ("other", "其他单位"),
+                        ],
+                        max_length=12,
+                        verbose_name="单位类型",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=30, verbose_name="值班电话")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_units",
+                        to="core.region",
+                        verbose_name="所在区域",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '处置单位',
-                'verbose_name_plural': '处置单位',
-                'ordering': ['kind', 'name'],
+                "verbose_name": "处置单位",
+                "verbose_name_plural": "处置单位",
+                "ordering": ["kind", "name"],
             },
         ),
         migrations.CreateModel(
-            name='RoutingRule',
+            name="RoutingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='依据')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='cases.category', verbose_name='分类')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.region', verbose_name='适用区域')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='cases.unit', verbose_name='责任单位')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="依据")),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="cases.category", verbose_name="分类"
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.region", verbose_name="适用区域"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing_rules",
+                        to="cases.unit",
+                        verbose_name="责任单位",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '派遣规则',
-                'verbose_name_plural': '派遣规则',
-                'ordering': ['category__code', 'region__path'],
+                "verbose_name": "派遣规则",
+                "verbose_name_plural": "派遣规则",
+                "ordering": ["category__code", "region__path"],
             },
         ),
         migrations.AddField(
-            model_name='caseevent',
-            name='unit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cases.unit', verbose_name='单位'),
+            model_name="caseevent",
+            name="unit",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="cases.unit",
+                verbose_name="单位",
+            ),
         ),
         migrations.CreateModel(
-            name='CaseAssignment',
+            name="CaseAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('lead', '主办'), ('assist', '协办')], max_length=6, verbose_name='角色')),
-                ('assigned_at', models.DateTimeField(verbose_name='派遣时间')),
-                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='签收时间')),
-                ('replied_at', models.DateTimeField(blank=True, null=True, verbose_name='反馈时间')),
-                ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='结束时间')),
-                ('whistled', models.BooleanField(default=False, verbose_name='吹哨报到')),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='cases.case')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='cases.unit', verbose_name='单位')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("lead", "主办"), ("assist", "协办")], max_length=6, verbose_name="角色"
+                    ),
+                ),
+                ("assigned_at", models.DateTimeField(verbose_name="派遣时间")),
+                ("signed_at", models.DateTimeField(blank=True, null=True, verbose_name="签收时间")),
+                ("replied_at", models.DateTimeField(blank=True, null=True, verbose_name="反馈时间")),
+                ("ended_at", models.DateTimeField(blank=True, null=True, verbose_name="结束时间")),
+                ("whistled", models.BooleanField(default=False, verbose_name="吹哨报到")),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignments",
+                        to="cases.unit",
+                        verbose_name="单位",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '派遣记录',
-                'verbose_name_plural': '派遣记录',
-                'ordering': ['assigned_at', 'pk'],
+                "verbose_name": "派遣记录",
+                "verbose_name_plural": "派遣记录",
+                "ordering": ["assigned_at", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='case',
-            name='suggested_unit',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cases.unit', verbose_name='建议派遣单位'),
+            model_name="case",
+            name="suggested_unit",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="cases.unit",
+                verbose_name="建议派遣单位",
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='unit',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='cases.unit', verbose_name='主办单位'),
+            model_name="case",
+            name="unit",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="cases.unit",
+                verbose_name="主办单位",
+            ),
         ),
         migrations.CreateModel(
-            name='UnitMember',
+            name="UnitMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_head', models.BooleanField(default=False, verbose_name='负责人')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='cases.unit')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='unit_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_head", models.BooleanField(default=False, verbose_name="负责人")),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="cases.unit",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="unit_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '单位人员',
-                'verbose_name_plural': '单位人员',
+                "verbose_name": "单位人员",
+                "verbose_name_plural": "单位人员",
             },
         ),
         migrations.AddField(
-            model_name='unit',
-            name='members',
-            field=models.ManyToManyField(related_name='case_units', through='cases.UnitMember', to=settings.AUTH_USER_MODEL),
+            model_name="unit",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="case_units", through="cases.UnitMember", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.CheckConstraint(condition=models.Q(('warn_percent__gte', 1), ('warn_percent__lte', 100)), name='category_warn_percent'),
+            model_name="category",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("warn_percent__gte", 1), ("warn_percent__lte", 100)),
+                name="category_warn_percent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.CheckConstraint(condition=models.Q(('handle_limit__gte', 1)), name='category_handle_limit'),
+            model_name="category",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("handle_limit__gte", 1)), name="category_handle_limit"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='routingrule',
-            constraint=models.UniqueConstraint(fields=('category', 'region'), name='unique_routing_rule'),
+            model_name="routingrule",
+            constraint=models.UniqueConstraint(fields=("category", "region"), name="unique_routing_rule"),
         ),
         migrations.AddIndex(
-            model_name='caseevent',
-            index=models.Index(fields=['kind', 'at'], name='case_event_kind_at'),
+            model_name="caseevent",
+            index=models.Index(fields=["kind", "at"], name="case_event_kind_at"),
         ),
         migrations.AddIndex(
-            model_name='caseevent',
-            index=models.Index(fields=['region_path', 'kind', 'at'], name='case_event_region'),
+            model_name="caseevent",
+            index=models.Index(fields=["region_path", "kind", "at"], name="case_event_region"),
         ),
         migrations.AddIndex(
-            model_name='caseassignment',
-            index=models.Index(fields=['unit', 'ended_at'], name='assignment_unit_open'),
+            model_name="caseassignment",
+            index=models.Index(fields=["unit", "ended_at"], name="assignment_unit_open"),
         ),
         migrations.AddConstraint(
-            model_name='caseassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True), ('role', 'lead')), fields=('case',), name='one_active_lead'),
+            model_name="caseassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("ended_at__isnull", True), ("role", "lead")),
+                fields=("case",),
+                name="one_active_lead",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['due_at'], name='case_due'),
+            model_name="case",
+            index=models.Index(fields=["due_at"], name="case_due"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['warn_at'], name='case_warn'),
+            model_name="case",
+            index=models.Index(fields=["warn_at"], name="case_warn"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['unit', 'status'], name='case_unit_status'),
+            model_name="case",
+            index=models.Index(fields=["unit", "status"], name="case_unit_status"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['reporter', 'created_at'], name='case_reporter'),
+            model_name="case",
+            index=models.Index(fields=["reporter", "created_at"], name="case_reporter"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('lat__isnull', True), ('lon__isnull', True)), models.Q(('lat__isnull', False), ('lon__isnull', False)), _connector='OR'), name='case_point_complete'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("lat__isnull", True), ("lon__isnull", True)),
+                    models.Q(("lat__isnull", False), ("lon__isnull", False)),
+                    _connector="OR",
+                ),
+                name="case_point_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='unitmember',
-            constraint=models.UniqueConstraint(fields=('unit', 'user'), name='unique_unit_member'),
+            model_name="unitmember",
+            constraint=models.UniqueConstraint(fields=("unit", "user"), name="unique_unit_member"),
         ),
         migrations.AddConstraint(
-            model_name='unit',
-            constraint=models.UniqueConstraint(fields=('region', 'name'), name='unique_unit_name'),
+            model_name="unit",
+            constraint=models.UniqueConstraint(fields=("region", "name"), name="unique_unit_name"),
         ),
     ]

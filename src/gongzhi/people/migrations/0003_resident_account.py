@@ -6,16 +6,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0002_default_tags'),
+        ("people", "0002_default_tags"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='resident',
-            name='account',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='resident_record', to=settings.AUTH_USER_MODEL, verbose_name='居民账号'),
+            model_name="resident",
+            name="account",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="resident_record",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="居民账号",
+            ),
         ),
     ]
