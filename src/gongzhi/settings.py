@@ -113,6 +113,10 @@ DATABASES = {
         conn_max_age=int(os.environ.get("GONGZHI_DB_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "GONGZHI_DB_SERVER_SIDE_BINDING"
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the task worker use the file at the same time.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
