@@ -152,30 +152,25 @@ def light_q(light: str, now: dt.datetime | None = None) -> Q:
     )
 
 
-def _light_expression(now: dt.datetime):
+def _by_light(now: dt.datetime, red, yellow, green):
+    """One SQL CASE over the derived light: what to give for red, yellow and the rest."""
     from django.db.models import Case as Switch
-    from django.db.models import CharField, Value, When
+    from django.db.models import Value, When
 
     return Switch(
-        When(due_at__lte=now, then=Value(Sla.RED.value)),
-        When(warn_at__lte=now, then=Value(Sla.YELLOW.value)),
-        default=Value(Sla.GREEN.value),
-        output_field=CharField(),
+        When(due_at__lte=now, then=Value(red)),
+        When(warn_at__lte=now, then=Value(yellow)),
+        default=Value(green),
     )
+
+
+def _light_expression(now: dt.datetime):
+    return _by_light(now, Sla.RED.value, Sla.YELLOW.value, Sla.GREEN.value)
 
 
 def _sla_order():
     """Red first, then yellow, then the rest."""
-    from django.db.models import Case as Switch
-    from django.db.models import IntegerField, Value, When
-
-    now = clock.now()
-    return Switch(
-        When(due_at__lte=now, then=Value(0)),
-        When(warn_at__lte=now, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    ).asc()
+    return _by_light(clock.now(), 0, 1, 2).asc()
 
 
 def filter_cases(qs: QuerySet[Case], params) -> QuerySet[Case]:
@@ -349,7 +344,8 @@ def kpis(
         events = events.filter(region_path__startswith=region.path)
     total = KpiRow("all", "合计", **events.aggregate(**_COUNTS)).compute()
     if group_by == "unit":
-        rows = _group(events, "unit_id", {u.pk: u.name for u in Unit.objects.all()}, "未派遣（调度环节）")
+        named = Unit.objects.filter(pk__in=events.values("unit_id")).values_list("pk", "name")
+        rows = _group(events, "unit_id", dict(named), "未派遣（调度环节）")
     elif group_by == "category":
         major = {c.pk: (c.parent_id or c.pk) for c in Category.objects.only("pk", "parent_id")}
         rows = _group_categories(events, major)

@@ -174,11 +174,6 @@ def is_member(user, unit: Unit | None) -> bool:
     return isinstance(user, User) and UnitMember.objects.filter(unit=unit, user=user).exists()
 
 
-def _require_member(actor, unit: Unit | None) -> None:
-    if not is_member(actor, unit):
-        raise PermissionDenied("case.not_unit_member", _("您不是该事件承办单位的人员，不能办理"))
-
-
 def escalation_pending(case: Case) -> bool:
     """An escalation waiting for the street: just raised, or returned by a unit the street sent it to."""
     return bool(case.escalated_to_id) and case.status in (Status.ESCALATED, Status.RETURNED)
@@ -215,10 +210,6 @@ def _required(text: str, code: str, message: str) -> str:
 
 def _active_assignments(case: Case):
     return CaseAssignment.objects.filter(case=case, ended_at__isnull=True)
-
-
-def _lead(case: Case) -> CaseAssignment | None:
-    return _active_assignments(case).filter(role=AssignmentRole.LEAD).select_related("unit").first()
 
 
 def _attach(actor, case: Case, event: CaseEvent | None, photos: Sequence) -> None:
