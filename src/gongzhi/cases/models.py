@@ -78,6 +78,44 @@ class Category(models.Model):
         return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
 
 
+class AttributeType(models.TextChoices):
+    """The Open311 GeoReport v2 datatypes of a category's extra fields."""
+
+    STRING = "string", _("短文本")
+    NUMBER = "number", _("数字")
+    DATETIME = "datetime", _("日期时间")
+    TEXT = "text", _("长文本")
+    SINGLE = "singlevaluelist", _("单选")
+    MULTI = "multivaluelist", _("多选")
+
+
+class CategoryAttribute(models.Model):
+    """分类补充信息：an extra field a category asks for (e.g. 井盖编号), offered to Open311 clients too."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="attributes")
+    code = models.SlugField(_("字段代码"), max_length=40)
+    datatype = models.CharField(_("类型"), max_length=16, choices=AttributeType.choices)
+    required = models.BooleanField(_("必填"), default=False)
+    description = models.CharField(_("提问"), max_length=200)
+    datatype_description = models.CharField(_("填写说明"), max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(_("顺序"), default=1)
+    # For the two list types: [{"key": "...", "name": "..."}, ...].
+    values = models.JSONField(_("可选值"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("分类补充信息")
+        verbose_name_plural = _("分类补充信息")
+        ordering = ["category", "order", "code"]
+        constraints = [models.UniqueConstraint(fields=["category", "code"], name="unique_category_attribute")]
+
+    def __str__(self) -> str:
+        return f"{self.category.code}.{self.code}"
+
+    @property
+    def keys(self) -> list[str]:
+        return [str(v["key"]) for v in self.values]
+
+
 class UnitKind(models.TextChoices):
     STREET = "street", _("街道（乡镇）")
     COMMUNITY = "community", _("社区（村）")
@@ -229,13 +267,15 @@ class Case(models.Model):
         choices=[
             ("point", _("坐标")),
             ("grid", _("指定网格")),
-            ("address", _("地址")),
+            ("address", _("反映人住址")),
+            ("text", _("地址文本匹配")),
             ("street", _("仅定位到街道")),
         ],
     )
     lon = models.FloatField(_("经度（WGS-84）"), null=True, blank=True)
     lat = models.FloatField(_("纬度（WGS-84）"), null=True, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
+    attributes = models.JSONField(_("补充信息"), default=dict, blank=True)
 
     reporter = models.ForeignKey(
         User,
@@ -507,3 +547,55 @@ class SweepState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.swept_until}"
+
+
+class CaseFollower(models.Model):
+    """关注：a resident who reported the same problem or chose to follow it instead of filing again."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="followers")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="followed_cases")
+    since = models.DateTimeField(_("关注时间"))
+
+    class Meta:
+        verbose_name = _("关注人")
+        verbose_name_plural = _("关注人")
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="unique_case_follower")]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} · {self.user}"
+
+
+class CategorySuggestion(models.Model):
+    """智能分拨建议：what the classifier proposed for a case and what the dispatcher finally chose.
+
+    `rank` is where the final category stood among the suggestions (1 = the top one, 0 = not among
+    them); it is what production accuracy on the KPI page is computed from.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="suggestion")
+    model_version = models.CharField(_("模型版本"), max_length=40)
+    top = models.JSONField(_("建议分类"), default=list)  # [[code, probability], ...] best first
+    suggested = models.ForeignKey(
+        Category, verbose_name=_("首选分类"), on_delete=models.CASCADE, related_name="+"
+    )
+    confidence = models.FloatField(_("置信度"))
+    auto_routed = models.BooleanField(_("自动分拨"), default=False)
+    created_at = models.DateTimeField(_("建议时间"))
+    final = models.ForeignKey(
+        Category,
+        verbose_name=_("最终分类"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    rank = models.PositiveSmallIntegerField(_("最终分类的建议名次"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("智能分拨建议")
+        verbose_name_plural = _("智能分拨建议")
+        indexes = [models.Index(fields=["decided_at"], name="suggestion_decided")]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} → {self.suggested.code} ({self.confidence:.2f})"

@@ -163,3 +163,71 @@ def percent(value: Fraction | None, places: int = 2) -> Decimal | None:
         return None
     scaled = Decimal(value.numerator) * 100 / Decimal(value.denominator)
     return scaled.quantize(Decimal(1).scaleb(-places))
+
+
+# ---------------------------------------------------------------- category attributes (补充信息)
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    code: str
+    datatype: str
+    required: bool
+    keys: tuple[str, ...] = ()
+
+
+def check_attributes(
+    specs: Iterable[AttributeSpec], values: dict[str, str | list[str]]
+) -> tuple[dict[str, str | list[str]], list[tuple[str, str]]]:
+    """Clean the extra fields a category asks for; return (cleaned, [(field, message)]).
+
+    Values arrive as text (forms, Open311 `attribute[code]=`); lists for multivaluelist. Unknown
+    codes are refused so that a client's typo is not silently dropped.
+    """
+    specs = list(specs)
+    known = {spec.code: spec for spec in specs}
+    cleaned: dict[str, str | list[str]] = {}
+    errors: list[tuple[str, str]] = []
+    for code in values:
+        if code not in known:
+            errors.append((f"attribute[{code}]", str(_("该分类没有这项补充信息"))))
+    for spec in specs:
+        field = f"attribute[{spec.code}]"
+        raw = values.get(spec.code)
+        items = [str(v).strip() for v in (raw if isinstance(raw, list | tuple) else [raw]) if v is not None]
+        items = [v for v in items if v]
+        if not items:
+            if spec.required:
+                errors.append((field, str(_("此项必填"))))
+            continue
+        if spec.datatype != "multivaluelist" and len(items) > 1:
+            errors.append((field, str(_("此项只能填一个值"))))
+            continue
+        if spec.datatype in ("singlevaluelist", "multivaluelist"):
+            wrong = [v for v in items if v not in spec.keys]
+            if wrong:
+                errors.append((field, str(_("不是可选值：%(v)s")) % {"v": "、".join(wrong)}))
+                continue
+            cleaned[spec.code] = items if spec.datatype == "multivaluelist" else items[0]
+            continue
+        value = items[0]
+        if spec.datatype == "number":
+            try:
+                Decimal(value)
+            except ArithmeticError:
+                errors.append((field, str(_("须为数字"))))
+                continue
+            if not Decimal(value).is_finite():
+                errors.append((field, str(_("须为数字"))))
+                continue
+        elif spec.datatype == "datetime":
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                errors.append((field, str(_("须为日期时间，如 2026-11-22T09:30:00+08:00"))))
+                continue
+        elif len(value) > (2000 if spec.datatype == "text" else 200):
+            errors.append((field, str(_("内容过长"))))
+            continue
+        cleaned[spec.code] = value
+    return cleaned, errors

@@ -25,6 +25,7 @@ from gongzhi.cases.models import (
     CasePhoto,
     CaseSequence,
     Category,
+    CategoryAttribute,
     EventKind,
     Rating,
     RequestType,
@@ -266,6 +267,19 @@ def _category_by_code(code: str) -> Category | None:
         return None
 
 
+def _check_attributes(category: Category | None, values: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The category's extra fields (补充信息), checked; without a category none may be given."""
+    specs = (
+        [
+            rules.AttributeSpec(a.code, a.datatype, a.required, tuple(a.keys))
+            for a in CategoryAttribute.objects.filter(category=category)
+        ]
+        if category is not None
+        else []
+    )
+    return rules.check_attributes(specs, values)
+
+
 def _resident_record(user):
     return getattr(user, "resident_record", None) if isinstance(user, User) else None
 
@@ -347,6 +361,7 @@ def submit_case(
     reporter_phone: str = "",
     anonymous: bool = False,
     photos: Sequence = (),
+    attributes: dict[str, str | list[str]] | None = None,
     ip: str | None = None,
 ) -> Case:
     """Receive a request or event from any source and give it a number, a region and a deadline.
@@ -391,6 +406,8 @@ def submit_case(
         errors.append(("address", _("地址不能超过 200 个字")))
     if source == Source.HOTLINE and not (reporter_phone or "").strip() and not anonymous:
         errors.append(("reporter_phone", _("热线来电请记录来电号码")))
+    attributes, attribute_errors = _check_attributes(category, attributes or {})
+    errors += attribute_errors
     if errors:
         raise InvalidCase(errors)
 
@@ -432,6 +449,7 @@ def submit_case(
         lon=wgs_lon,
         lat=wgs_lat,
         address=address.strip(),
+        attributes=attributes,
         reporter=reporter,
         entered_by=actor if isinstance(actor, User) and source in STAFF_SOURCES else None,
         reporter_name=(reporter_name or "").strip()[:50],
