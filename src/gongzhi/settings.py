@@ -10,6 +10,12 @@ GONGZHI_SITE_URL       public address of the site, e.g. https://gongzhi.example.
 GONGZHI_UPLOAD_MAX_BYTES  largest accepted upload in bytes (default: 10485760, 10 MB)
 GONGZHI_CASE_ACCEPT_HOURS / _HANDLE_DAYS / _VERIFY_HOURS  limits for cases without a category
                        (defaults: 2 working hours, 5 working days, 7 working hours)
+GONGZHI_CLASSIFIER_MODEL  the case classifier's model file (default: var/models/case-classifier.joblib)
+GONGZHI_CLASSIFIER_AUTO_ROUTE  confidence (0-1) at or above which a new case is routed without a
+                       dispatcher (default: 0.9; "off" disables automatic routing, suggestions stay)
+GONGZHI_DUPLICATE_RADIUS_M / _DUPLICATE_DAYS  how near and how recent an open case must be to be
+                       offered as a likely duplicate (defaults: 100 m, 7 days)
+GONGZHI_OPEN311_CONTACT  contact line published in the Open311 discovery document (default: empty)
 
 Notifications (core.notify) are always shown in the site; these send copies out as well:
 GONGZHI_NOTIFY_CHANNELS  comma-separated channels: "email", "webhook" (default: empty, in-site only)
@@ -218,6 +224,14 @@ GONGZHI_CALENDAR_FILE = os.environ.get("GONGZHI_CALENDAR_FILE", "")
 GONGZHI_CASE_ACCEPT_HOURS = os.environ.get("GONGZHI_CASE_ACCEPT_HOURS", "2")
 GONGZHI_CASE_HANDLE_DAYS = int(os.environ.get("GONGZHI_CASE_HANDLE_DAYS", "5"))
 GONGZHI_CASE_VERIFY_HOURS = os.environ.get("GONGZHI_CASE_VERIFY_HOURS", "7")
+GONGZHI_CLASSIFIER_MODEL = Path(
+    os.environ.get("GONGZHI_CLASSIFIER_MODEL") or VAR_DIR / "models" / "case-classifier.joblib"
+)
+_auto_route = os.environ.get("GONGZHI_CLASSIFIER_AUTO_ROUTE", "0.9").strip().lower()
+GONGZHI_CLASSIFIER_AUTO_ROUTE = None if _auto_route in ("", "off", "none") else float(_auto_route)
+GONGZHI_DUPLICATE_RADIUS_M = float(os.environ.get("GONGZHI_DUPLICATE_RADIUS_M", "100"))
+GONGZHI_DUPLICATE_DAYS = int(os.environ.get("GONGZHI_DUPLICATE_DAYS", "7"))
+GONGZHI_OPEN311_CONTACT = os.environ.get("GONGZHI_OPEN311_CONTACT", "")
 
 LOGGING = {
     "version": 1,

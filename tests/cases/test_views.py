@@ -686,7 +686,8 @@ def test_unknown_steps_and_get_requests_are_refused(client, w):
     case = garbage(w)
     client.force_login(w.dispatcher)
     assert client.post(reverse("cases:step", args=[case.number, "evaluate"])).status_code == 404
-    assert client.post(reverse("cases:step", args=[case.number, "merge"])).status_code == 404
+    assert client.post(reverse("cases:step", args=[case.number, "teleport"])).status_code == 404
+    assert client.get(reverse("cases:merge", args=[case.number])).status_code == 405
     assert client.get(reverse("cases:step", args=[case.number, "accept"])).status_code == 405
     assert fresh(case).status == Status.SUBMITTED
 

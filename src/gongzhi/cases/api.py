@@ -24,7 +24,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
 from gongzhi.cases import queries, rules, services
-from gongzhi.cases.models import Case, Category, RequestType, Source
+from gongzhi.cases.models import Case, Category, CategorySuggestion, RequestType, Source
 from gongzhi.cases.models import Status as CaseStatus
 from gongzhi.core import clock, scopes
 from gongzhi.core.api import MAX_OFFSET
@@ -73,6 +73,9 @@ class CaseIn(Schema):
     reporter_name: Text = Field("", description="反映人姓名")
     reporter_phone: Text = Field("", description="反映人电话（热线来电必填，除非匿名）")
     anonymous: bool = Field(False, description="匿名反映：办理人员看不到反映人")
+    attributes: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="分类要求的补充信息：字段代码 → 值（多选为列表）"
+    )
     source: Text | None = Field(
         None,
         description="来源。接口密钥固定为 api；工作人员登录时为 hotline（默认）、patrol 或 referral",
@@ -132,9 +135,27 @@ class EventOut(Schema):
     rating: str
 
 
+class SuggestionOut(Schema):
+    code: str
+    probability: float
+
+
+class DuplicateOut(Schema):
+    number: str = Field(alias="case.number")
+    title: str = Field(alias="case.title")
+    status: str = Field(alias="case.status")
+    similarity: float = Field(description="文字相似度 0–1")
+    distance_m: float | None = Field(description="相距米数；一方无坐标时为空")
+
+
 class CaseDetailOut(CaseRowOut):
     description: str
     address: str
+    attributes: dict = Field(description="分类要求的补充信息")
+    merged_into: str | None = Field(None, alias="merged_into.number", description="已并入的主案编号")
+    merged: list[str] = Field(alias="merged_numbers", description="并入本案的事件编号")
+    suggestions: list[SuggestionOut] = Field(alias="suggestions_out", description="智能分拨建议，按置信度")
+    auto_routed: bool = Field(description="是否由智能分拨自动派遣")
     lon: float | None
     lat: float | None
     located_by: str
@@ -155,6 +176,11 @@ class CaseDetailOut(CaseRowOut):
     next_steps: list[str] = Field(description="当前状态下可以进行的环节（是否有权另行判断）")
     assignments: list[AssignmentOut] = Field(alias="assignments_out", description="主办与协办单位")
     timeline: list[EventOut] = Field(alias="timeline_out", description="办理过程")
+
+
+class MergeIn(Schema):
+    numbers: list[Text] = Field(min_length=1, max_length=50, description="要并入本案的事件编号")
+    note: Text = ""
 
 
 class CaseFilter(Schema):
@@ -274,6 +300,10 @@ def _detail(principal, case: Case) -> Case:
     case.reporter_phone_masked = case.masked_phone
     case.next_steps = rules.steps_from(case.status)
     case.assignments_out = list(case.assignments.select_related("unit"))
+    case.merged_numbers = list(case.merged.order_by("created_at").values_list("number", flat=True))
+    suggestion = CategorySuggestion.objects.filter(case=case).first()
+    case.suggestions_out = [{"code": c, "probability": p} for c, p in suggestion.top] if suggestion else []
+    case.auto_routed = bool(suggestion and suggestion.auto_routed)
     events = queries.timeline(case, public_only=isinstance(principal, ApiKey))
     reporter = case.reporter_id
     case.timeline_out = [
@@ -497,6 +527,31 @@ def verify(request, number: str, payload: VerifyIn):
 def close(request, number: str, payload: NoteIn):
     case = _visible_case(request, number)
     return _done(request, services.close_case(request.principal, case, note=payload.note))
+
+
+@router.get("/{number}/duplicates", response=list[DuplicateOut], summary="疑似重复的在办事件")
+def duplicates(request, number: str):
+    return queries.duplicates_of(request.principal, _visible_case(request, number))
+
+
+@router.post("/{number}/merge", response=CaseDetailOut, summary="并案：把所列事件并入本案")
+def merge(request, number: str, payload: MergeIn):
+    case = _visible_case(request, number)
+    found = {
+        c.number: c for c in queries.cases_visible_to(request.principal).filter(number__in=payload.numbers)
+    }
+    missing = [n for n in payload.numbers if n not in found]
+    if missing:
+        raise services.InvalidCase([("numbers", _("没有可见的事件 %(n)s") % {"n": "、".join(missing)})])
+    return _done(
+        request, services.merge_cases(request.principal, case, list(found.values()), note=payload.note)
+    )
+
+
+@router.post("/{number}/unmerge", response=CaseDetailOut, summary="取消并案")
+def unmerge(request, number: str, payload: ReasonIn):
+    case = _visible_case(request, number)
+    return _done(request, services.unmerge_case(request.principal, case, reason=payload.reason))
 
 
 @router.post("/{number}/callback", response=CaseDetailOut, summary="回访（不满意评价后）")

@@ -439,6 +439,7 @@ def kpi_page(request):
             "scope_region": data["region"],
             "total": _display(total),
             "rows": [_display(row) for row in rows],
+            "intake": queries.intake_stats(user, start=start, end=end, region=data["region"]),
         }
     )
     return render(request, "cases/kpi.html", context)

@@ -139,9 +139,11 @@ class AcceptForm(_StepForm):
     category = CategoryField(blank="—", required=True)
     note = _note()
 
-    def __init__(self, *args, case=None, **kwargs):
-        if case is not None and case.category_id:
-            kwargs.setdefault("initial", {"category": str(case.category_id)})
+    def __init__(self, *args, case=None, suggested=None, **kwargs):
+        """The reporter's category, else the classifier's first suggestion, is offered first."""
+        initial = case.category_id if case is not None and case.category_id else suggested
+        if initial:
+            kwargs.setdefault("initial", {"category": str(initial)})
         super().__init__(*args, **kwargs)
         self.fields["category"].error_messages["required"] = _("立案前请选择事件分类")
 
@@ -365,3 +367,17 @@ class FilterForm(forms.Form):
     def add_prefix(self, field_name):
         # "from" is a Python keyword, so the field is from_ but the parameter stays "from".
         return "from" if field_name == "from_" else super().add_prefix(field_name)
+
+
+class MergeForm(forms.Form):
+    """并案: the likely duplicates the dispatcher ticks are folded into the case on the page."""
+
+    numbers = forms.MultipleChoiceField(
+        label=_("并入本案的事件"), widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    note = _note()
+
+    def __init__(self, *args, numbers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["numbers"].choices = [(n, n) for n in numbers]
+        self.fields["numbers"].error_messages["required"] = _("请选择要并入的事件")

@@ -572,6 +572,8 @@ class CategorySuggestion(models.Model):
     them); it is what production accuracy on the KPI page is computed from.
     """
 
+    scope_path = "case__region_path"
+
     case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="suggestion")
     model_version = models.CharField(_("模型版本"), max_length=40)
     top = models.JSONField(_("建议分类"), default=list)  # [[code, probability], ...] best first

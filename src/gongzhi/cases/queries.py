@@ -7,11 +7,13 @@ a unit they belong to (a district department sees its own work, not the whole di
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django import forms
-from django.db.models import Avg, Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Substr
 
 from gongzhi.cases import rules
@@ -21,6 +23,7 @@ from gongzhi.cases.models import (
     CaseAssignment,
     CaseEvent,
     Category,
+    CategorySuggestion,
     EventKind,
     Rating,
     Sla,
@@ -30,7 +33,7 @@ from gongzhi.cases.models import (
 )
 from gongzhi.core import clock, scopes
 from gongzhi.core.errors import DomainError
-from gongzhi.core.models import Region, User
+from gongzhi.core.models import Level, Region, User
 
 VIEW = "cases.view"
 MAX_ID = (
@@ -83,6 +86,23 @@ def my_cases(user) -> QuerySet[Case]:
     if not isinstance(user, User) or not user.is_authenticated:
         return Case.objects.none()
     return Case.objects.filter(reporter=user).select_related("category", "region", "unit")
+
+
+def followed_cases(user) -> QuerySet[Case]:
+    """Cases a resident follows (关注) instead of filing the same problem again."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        return Case.objects.none()
+    return Case.objects.filter(followers__user=user).select_related("category", "region", "unit")
+
+
+def resident_cases(user) -> QuerySet[Case]:
+    """What a resident may open: their own requests and the ones they follow."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        return Case.objects.none()
+    followed = Case.objects.filter(followers__user=user).values("pk")
+    return Case.objects.filter(Q(reporter=user) | Q(pk__in=followed)).select_related(
+        "category", "region", "unit"
+    )
 
 
 def open_cases(qs: QuerySet[Case]) -> QuerySet[Case]:
@@ -263,6 +283,90 @@ def units_for(user) -> QuerySet[Unit]:
     return qs.filter(allowed).order_by("kind", "name")
 
 
+# ---------------------------------------------------------------- likely duplicates (疑似重复)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    case: Case
+    similarity: float
+    distance_m: float | None  # None when one of the two has no point (matched by region)
+
+
+def likely_duplicates(
+    candidates: QuerySet[Case],
+    *,
+    title: str,
+    description: str,
+    lon: float | None,
+    lat: float | None,
+    region: Region | None,
+    category: Category | None,
+    at: dt.datetime,
+    exclude: Case | None = None,
+    limit: int = 5,
+) -> list[Duplicate]:
+    """Open cases among `candidates` that read like the same problem at the same place and time.
+
+    Near: within GONGZHI_DUPLICATE_RADIUS_M of the point, or in the same grid/community when there is
+    no point. Recent: created within GONGZHI_DUPLICATE_DAYS either side of `at`. Related category: the
+    same major class, or unknown. Alike: character n-gram similarity at or above the rule's line.
+    """
+    radius, days = settings.GONGZHI_DUPLICATE_RADIUS_M, settings.GONGZHI_DUPLICATE_DAYS
+    window = dt.timedelta(days=days)
+    qs = candidates.filter(
+        status__in=[*OPEN_STATUSES, Status.SUSPENDED],
+        merged_into__isnull=True,
+        created_at__gte=at - window,
+        created_at__lte=at + window,
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    if lon is not None and lat is not None:
+        dlat = radius / 111_000
+        dlon = radius / (111_000 * max(math.cos(math.radians(lat)), 0.01))
+        near = Q(lat__range=(lat - dlat, lat + dlat), lon__range=(lon - dlon, lon + dlon))
+        if region is not None and region.level in (Level.GRID, Level.COMMUNITY):
+            near |= Q(lat__isnull=True, region=region)
+        qs = qs.filter(near)
+    elif region is not None and region.level in (Level.GRID, Level.COMMUNITY):
+        qs = qs.filter(region=region)
+    else:
+        return []  # only the street is known: "near" means nothing yet
+    mine = (category.pk, category.parent_id) if category else None
+    text = f"{title} {description}"
+    found = []
+    for case in qs.select_related("category").order_by("-created_at")[:500]:
+        theirs = (case.category_id, case.category.parent_id) if case.category_id else None
+        if not rules.categories_related(mine, theirs):
+            continue
+        distance = None
+        if lon is not None and lat is not None and case.lon is not None:
+            distance = rules.distance_m(lon, lat, case.lon, case.lat)
+            if distance > radius:
+                continue
+        similarity = rules.text_similarity(text, f"{case.title} {case.description}")
+        if similarity >= rules.DUPLICATE_SIMILARITY:
+            found.append(Duplicate(case, round(similarity, 3), None if distance is None else round(distance)))
+    found.sort(key=lambda d: (-d.similarity, d.distance_m or 0))
+    return found[:limit]
+
+
+def duplicates_of(user, case: Case) -> list[Duplicate]:
+    """What the dispatcher is shown beside a case: its likely duplicates among the cases they may see."""
+    return likely_duplicates(
+        cases_visible_to(user),
+        title=case.title,
+        description=case.description,
+        lon=case.lon,
+        lat=case.lat,
+        region=case.region,
+        category=case.category,
+        at=case.created_at,
+        exclude=case,
+    )
+
+
 # ---------------------------------------------------------------- KPIs
 
 
@@ -352,6 +456,55 @@ def kpis(
     else:
         rows = _group_regions(events, user, region)
     return total, rows
+
+
+@dataclass
+class IntakeStats:
+    """智能分拨与并案 over a period: how often the suggestions were right, how much was merged."""
+
+    suggested: int  # cases that got suggestions
+    decided: int  # of those, categories chosen by a dispatcher (auto-routed ones excluded)
+    top1: int
+    top3: int
+    auto_routed: int
+    auto_returned: int  # auto-routed cases a unit sent back (退单): the cost of a wrong auto-route
+    merged: int  # cases merged into another (并案), counted once in every other KPI
+
+    @property
+    def top1_rate(self) -> Decimal | None:
+        return rules.percent(rules.ratio(self.top1, self.decided))
+
+    @property
+    def top3_rate(self) -> Decimal | None:
+        return rules.percent(rules.ratio(self.top3, self.decided))
+
+    @property
+    def auto_return_rate(self) -> Decimal | None:
+        return rules.percent(rules.ratio(self.auto_returned, self.auto_routed))
+
+
+def intake_stats(user, *, start: dt.datetime, end: dt.datetime, region: Region | None = None) -> IntakeStats:
+    suggestions = scopes.visible(CategorySuggestion.objects.all(), user, "cases.kpi").filter(
+        created_at__gte=start, created_at__lt=end
+    )
+    merges = scopes.visible(CaseEvent.objects.all(), user, "cases.kpi").filter(
+        at__gte=start, at__lt=end, kind=EventKind.MERGE, public=True
+    )
+    if region is not None:
+        suggestions = suggestions.filter(case__region_path__startswith=region.path)
+        merges = merges.filter(region_path__startswith=region.path)
+    returned = CaseEvent.objects.filter(case_id=OuterRef("case_id"), kind=EventKind.RETURN)
+    decided = Q(decided_at__isnull=False, auto_routed=False)
+    auto = Q(auto_routed=True)
+    counts = suggestions.aggregate(
+        n_suggested=Count("pk"),
+        n_decided=Count("pk", filter=decided),
+        n_top1=Count("pk", filter=decided & Q(rank=1)),
+        n_top3=Count("pk", filter=decided & Q(rank__gte=1)),
+        n_auto_routed=Count("pk", filter=auto),
+        n_auto_returned=Count("pk", filter=auto & Q(Exists(returned))),
+    )
+    return IntakeStats(**{k.removeprefix("n_"): v for k, v in counts.items()}, merged=merges.count())
 
 
 def _group(events, key: str, labels: dict, none_label: str) -> list[KpiRow]:

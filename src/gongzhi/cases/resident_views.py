@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 from gongzhi.cases import queries, services
 from gongzhi.cases.models import Case, CasePhoto, EventKind, Source, Status
 from gongzhi.cases.resident_forms import RateForm, ReportForm, SupplementForm
-from gongzhi.core import uploads
+from gongzhi.core import clock, uploads
 from gongzhi.core.errors import DomainError, PermissionDenied
 from gongzhi.core.forms import client_ip
 from gongzhi.core.models import Level, Region, RoleGrant
@@ -110,17 +111,17 @@ def _own_case(request, number: str) -> Case:
     return get_object_or_404(queries.my_cases(request.user), number=number)
 
 
-def _photos_for_reporter(case: Case):
-    """What the reporter may see: the photos they sent and the units' reply photos."""
-    return (
-        CasePhoto.objects.filter(case=case)
-        .filter(
-            Q(attachment__uploaded_by=case.reporter_id)
-            | Q(event__kind=EventKind.SUBMIT)
-            | Q(event__kind=EventKind.REPLY, event__public=True)
-        )
-        .select_related("attachment", "event")
-    )
+def _known_case(request, number: str) -> Case:
+    """A case the resident reported or follows."""
+    return get_object_or_404(queries.resident_cases(request.user), number=number)
+
+
+def _photos_for(user, case: Case):
+    """What a resident may see: the reporter the photos they sent, everyone the units' reply photos."""
+    shown = Q(event__kind=EventKind.REPLY, event__public=True)
+    if case.reporter_id == user.pk:
+        shown |= Q(attachment__uploaded_by=case.reporter_id) | Q(event__kind=EventKind.SUBMIT)
+    return CasePhoto.objects.filter(case=case).filter(shown).select_related("attachment", "event")
 
 
 # ---------------------------------------------------------------- 随手拍
@@ -212,14 +213,28 @@ def _map_regions(user) -> dict:
 def mine(request):
     cases = queries.my_cases(request.user).order_by("-created_at", "-pk")
     page = Paginator(cases, 20).get_page(request.GET.get("page"))
-    rows = [{"case": case, "progress": progress(case)} for case in page.object_list]
-    return render(request, "cases/resident_mine.html", {"page": page, "rows": rows})
+    rows = [{"case": case, "progress": progress(services.main_case(case))} for case in page.object_list]
+    followed = [
+        {"case": case, "progress": progress(case)}
+        for case in queries.followed_cases(request.user).order_by("-created_at")[:50]
+    ]
+    return render(request, "cases/resident_mine.html", {"page": page, "rows": rows, "followed": followed})
+
+
+def _timeline(case: Case) -> list:
+    """The public steps of a case; a merged case goes on with the steps of the case it joined."""
+    events = list(queries.timeline(case, public_only=True))
+    if case.merged_into_id:
+        joined = events[-1].at if events else case.created_at
+        events += [e for e in queries.timeline(case.merged_into, public_only=True) if e.at >= joined]
+    return events
 
 
 def _detail(request, case: Case, *, rate_form=None, supplement_form=None, status: int = 200):
-    info = progress(case)
+    main = services.main_case(case)
+    info = progress(main)
     events = []
-    for event in queries.timeline(case, public_only=True):
+    for event in _timeline(case):
         events.append(
             {
                 "at": event.at,
@@ -229,16 +244,21 @@ def _detail(request, case: Case, *, rate_form=None, supplement_form=None, status
                 "rating": event.get_rating_display() if event.rating else "",
             }
         )
+    own = case.reporter_id == request.user.pk
     context = {
         "case": case,
+        "main": main,
+        "own": own,
         "progress": info,
         "events": events,
-        "photos": list(_photos_for_reporter(case)),
+        "photos": list(_photos_for(request.user, case)),
         "submitted": request.GET.get("submitted") == "1",
+        "duplicates": _duplicates_for_reporter(case) if own and case.status == Status.SUBMITTED else [],
     }
-    if info["to_rate"]:
+    # Rating and supplements belong to the reporter of the case being handled, not to followers.
+    if own and info["to_rate"] and not case.merged_into_id:
         context["rate_form"] = rate_form or RateForm()
-    if case.status == Status.SUSPENDED:
+    if own and case.status == Status.SUSPENDED:
         context["supplement_form"] = supplement_form or SupplementForm()
         asked = case.events.filter(kind=EventKind.SUSPEND).order_by("-at", "-pk").first()
         context["asked_for"] = asked.note if asked else ""
@@ -264,16 +284,112 @@ def _public_note(event) -> str:
     return event.note if event.kind in NOTES_FOR_REPORTER else ""
 
 
+def _duplicates_for_reporter(case: Case) -> list:
+    """ "已有人反映": open cases that read as the same problem at the same place, from anyone."""
+    return queries.likely_duplicates(
+        Case.objects.all(),
+        title=case.title,
+        description=case.description,
+        lon=case.lon,
+        lat=case.lat,
+        region=case.region,
+        category=case.category,
+        at=case.created_at,
+        exclude=case,
+        limit=3,
+    )
+
+
 @login_required
 def mine_detail(request, number: str):
-    return _detail(request, _own_case(request, number))
+    return _detail(request, _known_case(request, number))
 
 
 @login_required
 def mine_photo(request, number: str, pk: int):
-    case = _own_case(request, number)
-    photo = get_object_or_404(_photos_for_reporter(case), pk=pk)
+    case = _known_case(request, number)
+    photo = get_object_or_404(_photos_for(request.user, case), pk=pk)
     return uploads.file_response(photo.attachment)
+
+
+@login_required
+@require_POST
+def join(request, number: str, other: str):
+    """The reporter agrees their new request is the same problem as an existing one: merge and follow."""
+    case = _own_case(request, number)
+    existing = get_object_or_404(Case, number=other)
+    try:
+        services.join_existing_case(request.user, case, existing)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _detail(request, case, status=exc.status)
+    messages.success(request, _("已合并到已有的诉求，办理进展会通知您。"))
+    return redirect("cases:mine_detail", number=case.number)
+
+
+def _draft(request) -> dict:
+    """What the resident is about to report, from the report form's fields (for 已有人反映)."""
+    params = request.POST if request.method == "POST" else request.GET
+    lon = lat = None
+    try:
+        lon, lat = float(params.get("lon", "")), float(params.get("lat", ""))
+    except ValueError:
+        lon = lat = None
+    coord = params.get("coord_system", "wgs84")
+    if (
+        coord not in ("wgs84", "gcj02", "bd09")
+        or lon is None
+        or not (-180 <= lon <= 180 and -90 <= lat <= 90)
+    ):
+        lon = lat = None
+    region, _how, wgs_lon, wgs_lat = services.locate_case(
+        request.user, lon=lon, lat=lat, coord_system=coord if lon is not None else "wgs84"
+    )
+    return {
+        "title": params.get("title", "")[:100],
+        "description": params.get("description", "")[:2000],
+        "lon": wgs_lon,
+        "lat": wgs_lat,
+        "region": region,
+    }
+
+
+@login_required
+def similar(request):
+    """已有人反映: likely duplicates of what the resident is writing, for the report page (JSON)."""
+    draft = _draft(request)
+    if len(draft["title"] + draft["description"]) < 4:
+        return JsonResponse({"cases": []})
+    found = queries.likely_duplicates(Case.objects.all(), category=None, at=clock.now(), limit=3, **draft)
+    return JsonResponse(
+        {
+            "cases": [
+                {
+                    "number": d.case.number,
+                    "title": d.case.title,
+                    "status": str(PLAIN_STATUS.get(d.case.status, d.case.get_status_display())),
+                    "distance_m": d.distance_m,
+                    "created_at": d.case.created_at.isoformat(),
+                    "follow_url": reverse("cases:follow", args=[d.case.number]),
+                }
+                for d in found
+            ]
+        }
+    )
+
+
+@login_required
+@require_POST
+def follow(request, number: str):
+    """关注 instead of filing again; the form carries what the resident was about to report."""
+    case = get_object_or_404(Case, number=number)
+    try:
+        followed = services.follow_case(request.user, case, **_draft(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("cases:report")
+    messages.success(request, _("已关注，办理的每一步都会通知您。"))
+    return redirect("cases:mine_detail", number=followed.number)
 
 
 @login_required

@@ -22,10 +22,12 @@ from gongzhi.cases.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CaseFollower,
     CasePhoto,
     CaseSequence,
     Category,
     CategoryAttribute,
+    CategorySuggestion,
     EventKind,
     Rating,
     RequestType,
@@ -41,6 +43,7 @@ from gongzhi.cases.models import (
 from gongzhi.core import audit, clock, geo, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from gongzhi.core.models import ApiKey, Level, Region, RoleGrant, User
+from gongzhi.core.principals import AUTO_ROUTING
 from gongzhi.core.roles import ROLE_ACTIONS
 
 MAX_PHOTOS = 9
@@ -122,10 +125,35 @@ def _tell(recipients: Iterable[User], kind: str, case: Case, title: str) -> None
     )
 
 
-def _tell_reporter(case: Case, kind: str, title: str) -> None:
+def _tell_reporter(case: Case, kind: str, title: str, *, new: bool = False) -> None:
+    """Tell the people waiting on a case: its reporter, its followers and, after 并案, the reporters and
+    followers of the cases merged into it. Each sees the case they know, by its own number."""
+    waiting: dict[int, Case] = {}
+    if not new:
+        for pk, user_id in CaseFollower.objects.filter(Q(case=case) | Q(case__merged_into=case)).values_list(
+            "case_id", "user_id"
+        ):
+            waiting.setdefault(user_id, case if pk == case.pk else Case(pk=pk))
+        for merged in Case.objects.filter(merged_into=case, reporter__isnull=False).only(
+            "pk", "number", "title", "reporter_id"
+        ):
+            waiting[merged.reporter_id] = merged
     if case.reporter_id:
-        url = reverse("cases:mine_detail", args=[case.number])
-        notify.send([case.reporter], kind, title=title, body=f"{case.number} {case.title}", url=url, obj=case)
+        waiting[case.reporter_id] = case
+    if not waiting:
+        return
+    numbers = dict(Case.objects.filter(pk__in={c.pk for c in waiting.values()}).values_list("pk", "number"))
+    for user_id, known in waiting.items():
+        number = numbers.get(known.pk, case.number)
+        url = reverse("cases:mine_detail", args=[number])
+        notify.send(
+            User.objects.filter(pk=user_id),
+            kind,
+            title=title,
+            body=f"{number} {case.title}",
+            url=url,
+            obj=case,
+        )
 
 
 def unit_staff(unit: Unit, *, heads_only: bool = False):
@@ -362,6 +390,7 @@ def submit_case(
     anonymous: bool = False,
     photos: Sequence = (),
     attributes: dict[str, str | list[str]] | None = None,
+    media_url: str = "",
     ip: str | None = None,
 ) -> Case:
     """Receive a request or event from any source and give it a number, a region and a deadline.
@@ -404,6 +433,8 @@ def submit_case(
         errors.append(("photos", _("照片最多 %(n)d 张") % {"n": MAX_PHOTOS}))
     if len(address) > 200:
         errors.append(("address", _("地址不能超过 200 个字")))
+    if media_url and not (media_url.startswith(("https://", "http://")) and len(media_url) <= 500):
+        errors.append(("media_url", _("图片链接须为 http(s) 地址，且不超过 500 个字符")))
     if source == Source.HOTLINE and not (reporter_phone or "").strip() and not anonymous:
         errors.append(("reporter_phone", _("热线来电请记录来电号码")))
     attributes, attribute_errors = _check_attributes(category, attributes or {})
@@ -469,13 +500,67 @@ def submit_case(
         case,
         EventKind.SUBMIT,
         note=_("来源：%(source)s") % {"source": Source(source).label},
-        data={"located_by": located_by},
+        data={"located_by": located_by} | ({"media_url": media_url} if media_url else {}),
         ip=ip,
     )
     _attach(actor, case, event, photos)
+    _suggest_and_route(case, now)
     # Dispatchers work from their queue (it is the notice of new cases); the reporter gets a receipt.
-    _tell_reporter(case, "case.submitted", _("您的诉求已提交，编号 %(n)s") % {"n": case.number})
+    _tell_reporter(case, "case.submitted", _("您的诉求已提交，编号 %(n)s") % {"n": case.number}, new=True)
     return case
+
+
+def _suggest_and_route(case: Case, now: dt.datetime) -> None:
+    """智能分拨: record the classifier's top-3 for the dispatcher; route on its own when it is sure.
+
+    Without a trained model nothing happens. Routing on its own needs the confidence at or above
+    GONGZHI_CLASSIFIER_AUTO_ROUTE, no contrary category from the reporter and a routing rule; the case
+    is then accepted and dispatched under the name auto-routing, and marked so.
+    """
+    from gongzhi.cases import classifier
+
+    model = classifier.current()
+    if model is None:
+        return
+    top = model.predict_top(classifier.text_of(case.title, case.description), k=3)
+    known = Category.objects.filter(code__in=[code for code, _p in top], is_active=True).select_related(
+        "parent"
+    )
+    by_code = {c.code: c for c in known}
+    top = [(code, p) for code, p in top if code in by_code]
+    if not top:
+        return
+    best, confidence = by_code[top[0][0]], top[0][1]
+    suggestion = CategorySuggestion.objects.create(
+        case=case,
+        model_version=model.version,
+        top=[[code, round(p, 4)] for code, p in top],
+        suggested=best,
+        confidence=confidence,
+        created_at=now,
+    )
+    threshold = settings.GONGZHI_CLASSIFIER_AUTO_ROUTE
+    if threshold is None or confidence < threshold or case.category_id not in (None, best.pk):
+        return
+    unit = route(best, case.region)
+    if unit is None:
+        return
+    suggestion.auto_routed = True
+    suggestion.save(update_fields=["auto_routed"])
+    note = _("智能分拨：%(name)s，置信度 %(p).0f%%") % {"name": best.full_name, "p": confidence * 100}
+    accepted = accept_case(AUTO_ROUTING, case, category=best, note=note)
+    dispatch_case(AUTO_ROUTING, accepted, unit=unit, note=note)
+
+
+def _decide_suggestion(case: Case, category: Category, now: dt.datetime) -> None:
+    """Record where the category finally chosen at acceptance stood among the suggestions."""
+    suggestion = CategorySuggestion.objects.filter(case=case, decided_at__isnull=True).first()
+    if suggestion is None:
+        return
+    codes = [code for code, _p in suggestion.top]
+    suggestion.final, suggestion.decided_at = category, now
+    suggestion.rank = codes.index(category.code) + 1 if category.code in codes else 0
+    suggestion.save(update_fields=["final", "decided_at", "rank"])
 
 
 # ---------------------------------------------------------------- dispatch centre
@@ -502,6 +587,7 @@ def accept_case(actor, case: Case, *, category: Category | None = None, note: st
     case.status, case.accepted_at = Status.ACCEPTED, now
     _set_deadline(case, now, accept_limit, warn_percent)  # time to dispatch (派遣时限)
     case.save()
+    _decide_suggestion(case, category, now)
     _event(actor, case, EventKind.ACCEPT, note=note, on_time=on_time)
     return case
 
@@ -745,6 +831,159 @@ def resume_case(actor, case: Case, *, note: str = "") -> Case:
     return case
 
 
+# ---------------------------------------------------------------- 并案 (merging duplicates) and following
+
+MERGEABLE = frozenset(
+    {Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED, Status.ESCALATED, Status.SUSPENDED}
+)
+
+
+@transaction.atomic
+def merge_cases(actor, main: Case, duplicates: Sequence[Case], *, note: str = "") -> Case:
+    """并案: fold duplicates into one main case. Their reporters and followers then hear of every step
+    of the main case and they close with it; being merged, they are no longer due and count once.
+
+    Only duplicates not yet in a unit's hands are merged (a unit's work is not silently withdrawn); the
+    main case may be at any open step.
+    """
+    main = _lock(main)
+    _require_dispatcher(actor, main)
+    if main.status not in OPEN_STATUSES and main.status != Status.SUSPENDED:
+        raise Conflict("case.cannot_merge_into", _("主案已办结或已并入其他事件，不能再并入"))
+    if not duplicates:
+        raise DomainError("case.nothing_to_merge", _("请选择要并入的事件"))
+    merged = []
+    for other in sorted(duplicates, key=lambda c: c.pk):
+        other = _lock(other)
+        _require_dispatcher(actor, other)
+        _merge_one(actor, main, other, note=note)
+        merged.append(other.number)
+    _event(actor, main, EventKind.MERGE, note=note, public=False, data={"merged": merged})
+    return main
+
+
+def _merge_one(actor, main: Case, other: Case, *, note: str) -> None:
+    if other.pk == main.pk:
+        raise DomainError("case.merge_self", _("不能把事件并入它自己"))
+    if other.status not in MERGEABLE or Case.objects.filter(merged_into=other).exists():
+        raise Conflict(
+            "case.cannot_merge",
+            _("事件 %(n)s 当前状态为“%(s)s”，不能并案")
+            % {"n": other.number, "s": other.get_status_display()},
+        )
+    before = other.status
+    other.status, other.merged_into, other.due_at, other.warn_at = Status.MERGED, main, None, None
+    other.save()
+    _event(actor, other, EventKind.MERGE, note=note, data={"into": main.number, "before": before})
+    _tell_reporter(
+        other, "case.merged", _("您反映的问题已与同一问题合并办理（并入 %(n)s）") % {"n": main.number}
+    )
+
+
+@transaction.atomic
+def join_existing_case(user, own: Case, existing: Case) -> Case:
+    """ "已有人反映" — the reporter withdraws a just-filed request into the existing one and follows it.
+
+    Only while their request still waits for acceptance, and only into one of its likely duplicates
+    (a resident cannot attach their request to an arbitrary case number).
+    """
+    own = _lock(own)
+    if own.reporter_id != getattr(user, "pk", None):
+        raise PermissionDenied("case.not_reporter", _("只能处理您自己反映的问题"))
+    if own.status != Status.SUBMITTED:
+        raise Conflict("case.already_accepted", _("您的诉求已受理，不能再合并"))
+    candidates = queries.likely_duplicates(
+        Case.objects.filter(pk=existing.pk),
+        title=own.title,
+        description=own.description,
+        lon=own.lon,
+        lat=own.lat,
+        region=own.region,
+        category=own.category,
+        at=own.created_at,
+        exclude=own,
+    )
+    if not candidates:
+        raise Conflict("case.not_duplicate", _("该事件与您的诉求不是同一问题，不能合并"))
+    main = _lock(existing)
+    _merge_one(user, main, own, note=_("反映人确认与已有诉求为同一问题"))
+    _event(user, main, EventKind.MERGE, public=False, data={"merged": [own.number]})
+    return main
+
+
+@transaction.atomic
+def unmerge_case(actor, case: Case, *, reason: str) -> Case:
+    """取消并案: the case goes back to where it was, with its own deadlines; the main case carries on."""
+    reason = _required(reason, "case.reason_required", _("请填写取消并案的理由"))
+    case = _lock(case)
+    _require_dispatcher(actor, case)
+    if case.status != Status.MERGED or case.merged_into_id is None:
+        raise Conflict("case.cannot_unmerge", _("该事件没有并案"))
+    main = case.merged_into
+    merge = case.events.filter(kind=EventKind.MERGE).order_by("-at", "-pk").first()
+    before = (merge.data or {}).get("before") if merge else None
+    now = clock.now()
+    status = before or (Status.ACCEPTED if case.accepted_at else Status.SUBMITTED)
+    case.status, case.merged_into, case.closed_at = status, None, None
+    if status == Status.SUSPENDED:
+        case.due_at = case.warn_at = None  # the remaining time is still kept aside
+    else:
+        # A fresh limit for the step it returns to: the time it spent merged was not its own.
+        accept_limit, _handle, warn_percent = _limits(case.category)
+        _set_deadline(case, now, accept_limit, warn_percent)
+    case.save()
+    _event(actor, case, EventKind.UNMERGE, note=reason, data={"from": main.number})
+    _event(actor, main, EventKind.UNMERGE, note=reason, public=False, data={"released": case.number})
+    _tell_reporter(case, "case.unmerged", _("您反映的问题已恢复单独办理"))
+    return case
+
+
+def main_case(case: Case) -> Case:
+    """The case whose progress a merged case follows (itself when not merged)."""
+    return case.merged_into if case.merged_into_id else case
+
+
+@transaction.atomic
+def follow_case(user, case: Case, *, title: str, description: str, lon=None, lat=None, region=None) -> Case:
+    """关注 instead of filing again: the resident hears of every step. Following a merged case follows
+    its main case. Returns the case followed.
+
+    The resident says what they were about to report; only a case that reads as the same problem
+    there may be followed, so a tracking number alone opens nothing.
+    """
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("case.login_required", _("请先登录"))
+    same = queries.likely_duplicates(
+        Case.objects.filter(pk=case.pk),
+        title=title,
+        description=description,
+        lon=lon,
+        lat=lat,
+        region=region,
+        category=None,
+        at=clock.now(),
+    )
+    if not same:
+        raise Conflict("case.not_duplicate", _("该事件与您要反映的问题不是同一问题，不能关注"))
+    case = main_case(case)
+    if not case.is_open:
+        raise Conflict("case.cannot_follow", _("该事件已办结，无需关注"))
+    if case.reporter_id == user.pk:
+        raise Conflict("case.own_case", _("这是您自己反映的问题，进展会通知您"))
+    _follower, created = CaseFollower.objects.get_or_create(
+        case=case, user=user, defaults={"since": clock.now()}
+    )
+    if created:
+        audit.record(user, "case.follow", case)
+    return case
+
+
+@transaction.atomic
+def unfollow_case(user, case: Case) -> None:
+    if CaseFollower.objects.filter(case=case, user=user).delete()[0]:
+        audit.record(user, "case.unfollow", case)
+
+
 # ---------------------------------------------------------------- verification and closing
 
 
@@ -761,6 +1000,7 @@ def _close(actor, case: Case, *, note: str, verified: bool) -> None:
     working = max(handling - case.suspended_working, dt.timedelta(0))
     case.status, case.closed_at, case.due_at, case.warn_at = Status.CLOSED, now, None, None
     case.save()
+    Case.objects.filter(merged_into=case).update(closed_at=now)  # 并案: closed together, counted once
     _event(
         actor,
         case,
@@ -786,6 +1026,7 @@ def _reopen(actor, case: Case, *, note: str, cause: str) -> None:
     _accept, handle_limit, warn_percent = _limits(case.category)
     case.status, case.reopen_count, case.closed_at = Status.IN_PROGRESS, case.reopen_count + 1, None
     case.callback_pending, case.rated_at = False, None  # a new round: the reporter may rate it again
+    Case.objects.filter(merged_into=case).update(closed_at=None)
     d = _set_deadline(case, now, handle_limit, warn_percent)
     case.handle_due = d.due
     case.save()

@@ -24,6 +24,8 @@ from gongzhi.cases.models import (
     AssignmentRole,
     CaseAssignment,
     CasePhoto,
+    Category,
+    CategorySuggestion,
     EventKind,
     Sla,
     Source,
@@ -483,7 +485,10 @@ def available_steps(user, case, assignments) -> list[str]:
 
 def step_form(step: str, user, case, data=None, files=None):
     if step == "accept":
-        return forms.AcceptForm(data, case=case)
+        suggested = (
+            CategorySuggestion.objects.filter(case=case).values_list("suggested_id", flat=True).first()
+        )
+        return forms.AcceptForm(data, case=case, suggested=suggested)
     if step == "dispatch":
         return forms.DispatchForm(data, units=queries.units_for(user), case=case)
     if step in REASON_LABELS:
@@ -609,8 +614,78 @@ def _detail(request, case, *, bound: dict | None = None, error: str = "", status
         "map_regions": map_regions,
         "suggested_ok": suggested_ok,
         "is_escalated": case.status == Status.ESCALATED,
+        **_merge_context(user, case, bound.get("merge")),
     }
     return render(request, "cases/detail.html", context, status=status)
+
+
+def _suggestion_rows(case) -> list[dict]:
+    suggestion = CategorySuggestion.objects.filter(case=case).first()
+    if suggestion is None:
+        return []
+    names = dict(
+        Category.objects.filter(code__in=[c for c, _p in suggestion.top]).values_list("code", "name")
+    )
+    return [
+        {
+            "code": code,
+            "name": names.get(code, code),
+            "percent": round(p * 100),
+            "auto": suggestion.auto_routed,
+        }
+        for code, p in suggestion.top
+    ]
+
+
+def _merge_context(user, case, form=None) -> dict:
+    """Suggestions, likely duplicates and 并案 links for the case page."""
+    may_merge = case.is_open and services.may_dispatch(user, case)
+    duplicates = queries.duplicates_of(user, case) if may_merge else []
+    mergeable = [d for d in duplicates if d.case.status in services.MERGEABLE]
+    return {
+        "suggestions": _suggestion_rows(case),
+        "duplicates": duplicates,
+        "merge_form": form
+        or (forms.MergeForm(numbers=[d.case.number for d in mergeable]) if mergeable else None),
+        "merged_cases": list(case.merged.order_by("created_at")),
+        "may_unmerge": case.status == Status.MERGED and services.may_dispatch(user, case),
+        "followers": case.followers.count(),
+    }
+
+
+@login_required
+@require_POST
+def case_merge(request, number: str):
+    """并案 from the case page: the ticked duplicates are folded into this case."""
+    case = _visible_case(request, number)
+    visible = queries.cases_visible_to(request.user)
+    candidates = [d.case.number for d in queries.duplicates_of(request.user, case)]
+    form = forms.MergeForm(request.POST, numbers=candidates)
+    if not form.is_valid():
+        return _detail(request, case, bound={"merge": form}, error=_("请修改以下问题后再提交"), status=400)
+    try:
+        services.merge_cases(
+            request.user,
+            case,
+            list(visible.filter(number__in=form.cleaned_data["numbers"])),
+            note=form.cleaned_data["note"],
+        )
+    except DomainError as exc:
+        return _detail(request, case, bound={"merge": form}, error=exc.message, status=exc.status)
+    messages.success(request, _("已并案 %(n)d 件") % {"n": len(form.cleaned_data["numbers"])})
+    return redirect("cases:detail", number=case.number)
+
+
+@login_required
+@require_POST
+def case_unmerge(request, number: str):
+    case = _visible_case(request, number)
+    try:
+        services.unmerge_case(request.user, case, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        return _detail(request, case, error=exc.message, status=exc.status)
+    messages.success(request, _("已取消并案，该事件恢复单独办理"))
+    return redirect("cases:detail", number=case.number)
 
 
 @login_required

@@ -46,7 +46,7 @@ def compute_hash(entry: AuditEntry) -> str:
 
 def actor_label(actor) -> str:
     if isinstance(actor, SystemActor):
-        return "system"
+        return actor.username
     if isinstance(actor, ApiKey):
         return f"apikey:{actor.name}"
     if isinstance(actor, User):

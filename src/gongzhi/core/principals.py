@@ -13,3 +13,15 @@ class SystemActor:
 
 
 SYSTEM = SystemActor()
+
+
+class RoutingActor(SystemActor):
+    """智能分拨: the classifier routing a case on its own; audited under its own name."""
+
+    username = "auto-routing"
+
+    def __str__(self) -> str:
+        return "auto-routing"
+
+
+AUTO_ROUTING = RoutingActor()
