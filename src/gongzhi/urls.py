@@ -37,6 +37,7 @@ urlpatterns = [
     path("notifications/<int:pk>/open/", core_views.notification_open, name="notification_open"),
     path("people/", include("gongzhi.people.urls")),
     path("cases/", include("gongzhi.cases.urls")),
+    path("open311/v2/", include("gongzhi.cases.open311_urls")),
     path("api/v1/", api.urls),
 ]
 

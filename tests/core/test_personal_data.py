@@ -110,3 +110,13 @@ def test_grid_page_masks_and_reveal_endpoint_reveals(client, tree):
     outsider = user_with(Role.COMMUNITY_STAFF, tree.community_b)
     client.force_login(outsider)
     assert client.post(f"/people/staff/{worker.pk}/phone/").status_code == 403
+
+
+def test_contacts_typed_into_free_text_are_masked_for_the_public():
+    text = "我是张三，电话13812345678，也可打138-1234-5678，身份证510903199001011234，门牌号12号3栋"
+    assert masking.redact_contacts(text) == (
+        "我是张三，电话138****5678，也可打138****5678，身份证510903********1234，门牌号12号3栋"
+    )
+    # Longer digit runs (order numbers, meter numbers) are not phone numbers.
+    assert masking.redact_contacts("水表号 2013812345678901") == "水表号 2013812345678901"
+    assert masking.redact_contacts("") == "" and masking.redact_contacts(None) == ""

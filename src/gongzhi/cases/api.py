@@ -269,6 +269,19 @@ class KpiDefinitionOut(Schema):
     definition: str
 
 
+class IntakeOut(Schema):
+    suggested: int = Field(description="给出分类建议的事件数")
+    decided: int = Field(description="其中由调度员立案确定分类的件数（不含自动分拨）")
+    top1: int
+    top3: int
+    top1_rate: Decimal | None = Field(description="首选建议采纳率（%）")
+    top3_rate: Decimal | None = Field(description="前三建议命中率（%）")
+    auto_routed: int = Field(description="自动分拨件数")
+    auto_returned: int = Field(description="自动分拨后被退单的件数")
+    auto_return_rate: Decimal | None
+    merged: int = Field(description="并案件数（被并入其他事件的件数）")
+
+
 class KpisOut(Schema):
     start: dt.date
     end: dt.date = Field(description="含当天")
@@ -276,6 +289,7 @@ class KpisOut(Schema):
     region: RegionRef | None
     total: KpiOut
     rows: list[KpiOut]
+    intake: IntakeOut = Field(description="智能分拨与并案")
     definitions: list[KpiDefinitionOut]
 
 
@@ -413,6 +427,7 @@ def case_kpis(request, params: Query[KpiQuery]):
         "region": node,
         "total": _kpi(total),
         "rows": [_kpi(row) for row in rows],
+        "intake": queries.intake_stats(principal, start=window_start, end=window_end, region=node),
         "definitions": [
             {"key": key, "label": label, "definition": text} for key, label, text in queries.KPI_DEFINITIONS
         ],

@@ -24,6 +24,7 @@ from gongzhi.cases.resident_forms import RateForm, ReportForm, SupplementForm
 from gongzhi.core import clock, uploads
 from gongzhi.core.errors import DomainError, PermissionDenied
 from gongzhi.core.forms import client_ip
+from gongzhi.core.masking import redact_contacts
 from gongzhi.core.models import Level, Region, RoleGrant
 
 MAP_REGION_LIMIT = 3000
@@ -366,7 +367,7 @@ def similar(request):
             "cases": [
                 {
                     "number": d.case.number,
-                    "title": d.case.title,
+                    "title": redact_contacts(d.case.title),
                     "status": str(PLAIN_STATUS.get(d.case.status, d.case.get_status_display())),
                     "distance_m": d.distance_m,
                     "created_at": d.case.created_at.isoformat(),

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# Citizen ID numbers and mainland mobile numbers written inside free text (not part of a longer number).
+_ID_IN_TEXT = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9])")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9](?:[- ]?[0-9]{4}){2}(?![0-9])")
+
 
 def mask_citizen_id(number: str | None) -> str:
     """510903********1234: region code and last four stay, birth date and sequence hidden."""
@@ -39,6 +45,14 @@ def mask_generic(value: str | None) -> str:
     return (
         value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:] if len(value) > 2 else "*" * len(value)
     )
+
+
+def redact_contacts(text: str | None) -> str:
+    """Free text for the public (Open311, 已有人反映): ID and mobile numbers someone typed into it masked."""
+    if not text:
+        return ""
+    text = _ID_IN_TEXT.sub(lambda m: mask_citizen_id(m.group()), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[- ]", "", m.group())), text)
 
 
 MASKERS = {"citizen_id": mask_citizen_id, "phone": mask_phone, "name": mask_name}
