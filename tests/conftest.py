@@ -5,6 +5,8 @@
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,8 @@ def pytest_configure(config):
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     # Fast hashing in tests; production keeps argon2 (asserted in tests/core/test_accounts.py).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # No case classifier unless a test trains one: a model left in var/ must not route test cases.
+    settings.GONGZHI_CLASSIFIER_MODEL = Path(tempfile.gettempdir()) / "gongzhi-no-model" / "none.joblib"
 
 
 @pytest.hookimpl(hookwrapper=True)
