@@ -86,7 +86,9 @@ class CaseCreatedOut(Schema):
     number: str = Field(description="受理编号（查询进度用）")
     status: str
     region: RegionRef = Field(description="定位到的网格、社区或街道")
-    located_by: str = Field(description="point 坐标 / grid 指定网格 / address 地址 / street 仅到街道")
+    located_by: str = Field(
+        description="point 坐标 / grid 指定网格 / text 地址文本匹配 / address 反映人住址 / street 仅到街道"
+    )
     category: str | None = Field(None, alias="category.code")
     suggested_unit: str | None = Field(None, alias="suggested_unit.name", description="按派遣规则建议的单位")
     no_rule: bool = Field(description="没有匹配的派遣规则，由街道调度人工派遣")

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gongzhi.cases import queries, rules
+from gongzhi.cases import addressing, queries, rules
 from gongzhi.cases.models import (
     OPEN_STATUSES,
     AssignmentRole,
@@ -319,11 +319,13 @@ def locate_case(
     lat: float | None,
     coord_system: str = "wgs84",
     grid: Region | None = None,
+    address: str = "",
 ) -> tuple[Region | None, str, float | None, float | None]:
     """Where a case is: (region, how it was found, WGS-84 lon, lat). Never guesses below what is known.
 
-    Order: a point inside a grid boundary; a grid named by staff; the reporting resident's own grid;
-    the street of the actor's area (flagged "street" for the dispatcher).
+    Order: a point inside a grid boundary; a grid named by staff; the address text matched against
+    the region tree and the buildings ledger (hotline, Open311 address_string); the reporting
+    resident's own grid; the street of the actor's area (flagged "street" for the dispatcher).
     """
     if lon is not None and lat is not None:
         wgs_lon, wgs_lat = geo.to_wgs84(lon, lat, coord_system)
@@ -334,11 +336,29 @@ def locate_case(
         wgs_lon = wgs_lat = None
     if grid is not None:
         return grid, "grid", wgs_lon, wgs_lat
+    if address.strip():
+        found = addressing.resolve(address, within=_area_of(actor))
+        if found is not None and not found.needs_review:
+            return found.region, "text", wgs_lon, wgs_lat
+        if found is not None:
+            # A guess or only the street: the dispatcher checks it (flagged "street").
+            street = street_of(found.region)
+            return street or found.region, "street", wgs_lon, wgs_lat
     resident = _resident_record(actor)
     if resident is not None:
         return resident.region, "address", wgs_lon, wgs_lat
     home = _home_street(actor)
     return home, "street", wgs_lon, wgs_lat
+
+
+def _area_of(actor) -> Region | None:
+    """The one area an integrator or staff member works in, to keep address matching inside it."""
+    if isinstance(actor, ApiKey):
+        return actor.region
+    if isinstance(actor, User):
+        regions = {g.region for g in RoleGrant.objects.filter(user=actor).select_related("region")}
+        return regions.pop() if len(regions) == 1 else None
+    return None
 
 
 def _home_street(actor) -> Region | None:
@@ -452,7 +472,7 @@ def submit_case(
         reporter_name = resident.name if resident else actor.real_name
         reporter_phone = (resident.phone if resident else "") or actor.phone or ""
     region, located_by, wgs_lon, wgs_lat = locate_case(
-        actor, lon=lon, lat=lat, coord_system=coord_system, grid=grid
+        actor, lon=lon, lat=lat, coord_system=coord_system, grid=grid, address=address
     )
     if region is None:
         raise InvalidCase([("lon", _("无法确定问题所在区域，请在地图上选点或填写所在网格"))])

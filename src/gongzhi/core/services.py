@@ -308,12 +308,13 @@ def import_regions(actor, path: Path, *, dry_run: bool = False, batch_size: int 
                     path,
                     urban,
                 )
+                region.updated_at = clock.now()  # caches keyed on it (address index) see the rename
                 changed.append(region)
             else:
                 counts["unchanged"] += 1
         Region.objects.bulk_create(new, batch_size=batch_size)
         Region.objects.bulk_update(
-            changed, ["name", "parent", "path", "urban_rural_code"], batch_size=batch_size
+            changed, ["name", "parent", "path", "urban_rural_code", "updated_at"], batch_size=batch_size
         )
         counts["created"] += len(new)
         counts["updated"] += len(changed)
