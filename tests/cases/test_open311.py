@@ -514,6 +514,12 @@ def test_post_in_xml_with_an_address_only(client, world):
     assert (case.region, case.located_by, case.lon) == (world.tree.street, "street", None)
     assert case.address == "南强街道马宗岭路 3 号"
 
+    # An address naming a community is matched against the region tree.
+    data = request_form(key, lat=None, long=None, address_string="四川省遂宁市南强街道马宗岭社区居委会门口")
+    root = check(form_post(client, f"{BASE}/requests.xml", data), "xml", "created", 200)
+    case = Case.objects.get(number=root.findtext("request/service_request_id"))
+    assert (case.region, case.located_by) == (world.tree.community_a, "text")
+
     data = request_form(key, lat=None, long=None, address_id="MZL-0012")
     body = check(form_post(client, f"{BASE}/requests.json", data), "json", "created", 200)
     assert Case.objects.get(number=body[0]["service_request_id"]).address == "MZL-0012"
