@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gongzhi.cases import rules
-from gongzhi.cases.models import Category, LimitUnit, UnitKind
+from gongzhi.cases.models import AttributeType, Category, LimitUnit, UnitKind
 from gongzhi.core.models import Level
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -21,6 +21,36 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def indented_region_label(region) -> str:
     depth = max(region.path.count("/") - 3, 0)
     return f"{'　' * depth}{region.name}（{region.get_level_display()}）"
+
+
+class CategoryAttributeForm(forms.Form):
+    """One extra field of a category; list values are typed one per line as 代码=名称."""
+
+    code = forms.SlugField(
+        label=_("字段代码"), max_length=40, help_text=_("英文字母、数字、下划线，如 cover_no")
+    )
+    description = forms.CharField(label=_("提问"), max_length=200)
+    datatype = forms.ChoiceField(label=_("类型"), choices=AttributeType.choices)
+    required = forms.BooleanField(label=_("必填"), required=False)
+    datatype_description = forms.CharField(label=_("填写说明"), max_length=200, required=False)
+    order = forms.IntegerField(label=_("顺序"), min_value=1, max_value=99, initial=1)
+    values = forms.CharField(
+        label=_("可选值"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("单选、多选时每行一个，写成“代码=名称”，如 night=夜间"),
+    )
+
+    def clean_values(self) -> list[dict]:
+        values = []
+        for number, line in enumerate(self.cleaned_data["values"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, name = line.partition("=")
+            if not sep or not key.strip() or not name.strip():
+                raise forms.ValidationError(_("第 %(n)d 行应写成“代码=名称”") % {"n": number})
+            values.append({"key": key.strip(), "name": name.strip()})
+        return values
 
 
 class CategoryForm(forms.Form):

@@ -24,13 +24,14 @@ from django.views.decorators.http import require_POST
 from gongzhi.cases import queries, services
 from gongzhi.cases.config_forms import (
     KPI_REGION_LEVELS,
+    CategoryAttributeForm,
     CategoryForm,
     KpiForm,
     MemberForm,
     RuleForm,
     UnitForm,
 )
-from gongzhi.cases.models import Category, RoutingRule, Unit, UnitKind, UnitMember
+from gongzhi.cases.models import Category, CategoryAttribute, RoutingRule, Unit, UnitKind, UnitMember
 from gongzhi.core import clock, scopes
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
 from gongzhi.core.models import Level, Region, User
@@ -123,7 +124,50 @@ def category_edit(request, pk: int):
             else:
                 messages.success(request, _("分类“%(name)s”已保存。") % {"name": category.name})
                 return redirect(reverse("cases:config") + f"#cat-{category.code}")
-    return render(request, "cases/config_category.html", {"form": form, "category": category}, status=status)
+    return _category_page(request, category, form=form, status=status)
+
+
+def _category_page(request, category, *, form=None, attribute_form=None, status=200):
+    context = {
+        "form": form or CategoryForm.for_category(category),
+        "category": category,
+        "attributes": list(category.attributes.all()),
+        "attribute_form": attribute_form or CategoryAttributeForm(),
+    }
+    return render(request, "cases/config_category.html", context, status=status)
+
+
+@login_required
+@require_POST
+def category_attribute_add(request, pk: int):
+    if not scopes.can(request.user, CONFIGURE):
+        return _deny(request)
+    category = get_object_or_404(Category.objects.select_related("parent"), pk=pk)
+    form = CategoryAttributeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_category_attribute(request.user, category, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_validation_errors(form, exc)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("已添加补充信息“%(d)s”。") % {"d": form.cleaned_data["description"]})
+            return redirect("cases:category_edit", pk=category.pk)
+    return _category_page(request, category, attribute_form=form, status=400)
+
+
+@login_required
+@require_POST
+def category_attribute_remove(request, pk: int, attribute_pk: int):
+    if not scopes.can(request.user, CONFIGURE):
+        return _deny(request)
+    attribute = get_object_or_404(
+        CategoryAttribute.objects.select_related("category"), pk=attribute_pk, category_id=pk
+    )
+    services.remove_category_attribute(request.user, attribute)
+    messages.success(request, _("已删除补充信息“%(d)s”。") % {"d": attribute.description})
+    return redirect("cases:category_edit", pk=pk)
 
 
 def _add_validation_errors(form, exc: ValidationError) -> None:

@@ -19,6 +19,7 @@ from gongzhi.cases import addressing, queries, rules
 from gongzhi.cases.models import (
     OPEN_STATUSES,
     AssignmentRole,
+    AttributeType,
     Case,
     CaseAssignment,
     CaseEvent,
@@ -1333,6 +1334,53 @@ def update_category(actor, category: Category, **values) -> Category:
         actor, "case.category_updated", category, before=before, after={f: str(v) for f, v in values.items()}
     )
     return category
+
+
+@transaction.atomic
+def add_category_attribute(
+    actor,
+    category: Category,
+    *,
+    code: str,
+    datatype: str,
+    description: str,
+    required: bool = False,
+    datatype_description: str = "",
+    order: int = 1,
+    values: Sequence[dict] = (),
+) -> CategoryAttribute:
+    """补充信息: an extra field the category asks reporters (and Open311 clients) for."""
+    scopes.require(actor, "cases.configure")
+    lists = datatype in (AttributeType.SINGLE, AttributeType.MULTI)
+    if lists and not values:
+        raise DomainError("case.attribute_values", _("单选、多选须列出可选值"))
+    if not lists and values:
+        raise DomainError("case.attribute_values", _("只有单选、多选可以列出可选值"))
+    if CategoryAttribute.objects.filter(category=category, code=code).exists():
+        raise DomainError("case.attribute_exists", _("该分类已有字段代码 %(c)s") % {"c": code})
+    attribute = CategoryAttribute(
+        category=category,
+        code=code,
+        datatype=datatype,
+        required=required,
+        description=description,
+        datatype_description=datatype_description,
+        order=order,
+        values=list(values),
+    )
+    attribute.full_clean()
+    attribute.save()
+    # Recorded as a change of the category: Open311 clients re-read service definitions on it.
+    audit.record(actor, "case.category_updated", category, after={"attribute_added": code})
+    return attribute
+
+
+@transaction.atomic
+def remove_category_attribute(actor, attribute: CategoryAttribute) -> None:
+    scopes.require(actor, "cases.configure")
+    category, code = attribute.category, attribute.code
+    attribute.delete()
+    audit.record(actor, "case.category_updated", category, after={"attribute_removed": code})
 
 
 @transaction.atomic

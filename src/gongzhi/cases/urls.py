@@ -33,6 +33,16 @@ urlpatterns = [
     # administrators
     path("config/", config_views.config_home, name="config"),
     path("config/categories/<int:pk>/", config_views.category_edit, name="category_edit"),
+    path(
+        "config/categories/<int:pk>/attributes/",
+        config_views.category_attribute_add,
+        name="category_attribute_add",
+    ),
+    path(
+        "config/categories/<int:pk>/attributes/<int:attribute_pk>/delete/",
+        config_views.category_attribute_remove,
+        name="category_attribute_remove",
+    ),
     path("config/units/", config_views.unit_list, name="units"),
     path("config/units/new/", config_views.unit_edit, name="unit_new"),
     path("config/units/<int:pk>/", config_views.unit_edit, name="unit_edit"),

@@ -25,6 +25,7 @@ from gongzhi.cases.models import (
     CaseAssignment,
     CasePhoto,
     Category,
+    CategoryAttribute,
     CategorySuggestion,
     EventKind,
     Sla,
@@ -614,9 +615,23 @@ def _detail(request, case, *, bound: dict | None = None, error: str = "", status
         "map_regions": map_regions,
         "suggested_ok": suggested_ok,
         "is_escalated": case.status == Status.ESCALATED,
+        "attributes": _attribute_rows(case),
         **_merge_context(user, case, bound.get("merge")),
     }
     return render(request, "cases/detail.html", context, status=status)
+
+
+def _attribute_rows(case) -> list[tuple[str, str]]:
+    """补充信息 as question → answer, list keys shown by their names."""
+    if not case.attributes:
+        return []
+    rows = []
+    for attribute in CategoryAttribute.objects.filter(category_id=case.category_id, code__in=case.attributes):
+        names = {str(v["key"]): v["name"] for v in attribute.values}
+        value = case.attributes[attribute.code]
+        values = value if isinstance(value, list) else [value]
+        rows.append((attribute.description, "、".join(names.get(v, v) for v in values)))
+    return rows
 
 
 def _suggestion_rows(case) -> list[dict]:
