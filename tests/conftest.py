@@ -21,7 +21,8 @@ def pytest_configure(config):
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     # Fast hashing in tests; production keeps argon2 (asserted in tests/core/test_accounts.py).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
-    # No case classifier unless a test trains one: a model left in var/ must not route test cases.
+    # No case classifier unless a test trains one: a model left in var/ must not route test cases
+    # (module-scoped set-ups such as the demo write theirs here; each test gets its own path below).
     settings.GONGZHI_CLASSIFIER_MODEL = Path(tempfile.gettempdir()) / "gongzhi-no-model" / "none.joblib"
 
 
@@ -33,6 +34,12 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is a failure: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def _own_classifier_model_path(settings, tmp_path):
+    """Each test starts without a classifier model, whatever an earlier test or set-up trained."""
+    settings.GONGZHI_CLASSIFIER_MODEL = tmp_path / "case-classifier.joblib"
 
 
 @pytest.fixture

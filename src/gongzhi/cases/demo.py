@@ -25,13 +25,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from gongzhi.cases import rules, services
 from gongzhi.cases.models import (
+    AttributeType,
     Case,
     Category,
+    CategoryAttribute,
     Rating,
     RequestType,
     RoutingRule,
@@ -1201,7 +1205,9 @@ def load_cases() -> list[str]:
     with transaction.atomic():
         world = build_world(street)
         plans = plan_cases(world, start, end)
-        play(world, plans, start, end)
+        # The plan decides every step; a model left from an earlier demo must not route on its own.
+        with override_settings(GONGZHI_CLASSIFIER_AUTO_ROUTE=None):
+            play(world, plans, start, end)
         counts = Counter(existing.values_list("status", flat=True))
         audit.record(
             SYSTEM,
@@ -1224,3 +1230,85 @@ def _line(cases) -> str:
     counts = Counter(cases.values_list("status", flat=True))
     parts = "，".join(f"{Status(s).label} {counts[s]}" for s in Status.values if counts[s])
     return f"诉求事件：{sum(counts.values())} 件（{parts}）"
+
+
+# ---------------------------------------------------------------- smart intake
+
+# Extra fields some categories ask for (补充信息), also offered to Open311 clients.
+DEMO_ATTRIBUTES = [
+    ("BJ0101", "cover_no", AttributeType.STRING, False, "井盖编号（井盖上的数字，看不清可不填）", []),
+    ("BJ0201", "pole_no", AttributeType.STRING, False, "路灯杆编号（灯杆上的牌子）", []),
+    (
+        "SJ0405",
+        "period",
+        AttributeType.SINGLE,
+        True,
+        "噪声出现的时段",
+        [{"key": "day", "name": "白天（6:00—22:00）"}, {"key": "night", "name": "夜间（22:00—次日 6:00）"}],
+    ),
+]
+
+# One problem reported three times in other words: two still separate for the dispatcher to merge,
+# one already merged by the resident who was shown the first report.
+DUPLICATES = [
+    ("马宗岭小区门口路灯不亮", "小区大门口的路灯坏了好几天，晚上很黑，老人出门不方便。"),
+    ("大门口路灯坏了", "马宗岭小区门口那盏路灯一直不亮，夜里走路看不清。"),
+    ("小区门口的路灯晚上不亮", "门口路灯坏了，晚上出行很黑，希望尽快修好。"),
+]
+
+
+@demo.loader(order=45)
+def load_smart_intake() -> list[str]:
+    """Category extra fields, a classifier trained on the demo's closed cases, and likely duplicates."""
+    from gongzhi.cases import classifier
+
+    street = Region.objects.filter(code=STREET_CODE).first()
+    if street is None or not Case.objects.filter(region_path__startswith=street.path).exists():
+        return []
+    lines = [""]
+    for code, field_code, datatype, required, question, values in DEMO_ATTRIBUTES:
+        category = Category.objects.filter(code=code).first()
+        if category is not None:
+            CategoryAttribute.objects.get_or_create(
+                category=category,
+                code=field_code,
+                defaults={
+                    "datatype": datatype,
+                    "required": required,
+                    "description": question,
+                    "values": values,
+                },
+            )
+    texts, labels = classifier.training_set_from_cases()
+    if len(set(labels)) >= 2:
+        model = classifier.train(texts, labels)
+        classifier.save(model, settings.GONGZHI_CLASSIFIER_MODEL)
+        lines.append(f"智能分拨：用 {len(texts)} 件已结案事件训练分类模型（{len(set(labels))} 个分类）")
+    grid = Region.objects.filter(code=RESIDENT_ACCOUNT_GRID).first()
+    residents = (
+        list(
+            User.objects.filter(resident_record__region__path__startswith=grid.parent.path).order_by("pk")[:3]
+        )
+        if grid
+        else []
+    )
+    if grid is not None and len(residents) == 3 and not Case.objects.filter(title=DUPLICATES[0][0]).exists():
+        lon, lat = grid.center_lon or _box(grid)[0], grid.center_lat or _box(grid)[1]
+        cases = []
+        for i, ((title, description), resident) in enumerate(zip(DUPLICATES, residents, strict=True)):
+            with override_settings(GONGZHI_CLASSIFIER_AUTO_ROUTE=None):  # left for the dispatcher to see
+                cases.append(
+                    services.submit_case(
+                        resident,
+                        source=Source.RESIDENT,
+                        title=title,
+                        description=description,
+                        lon=lon + 0.0002 * i,
+                        lat=lat,
+                    )
+                )
+        services.join_existing_case(residents[2], cases[2], cases[0])
+        lines.append(
+            f"疑似重复：{cases[0].number} 与 {cases[1].number} 待调度员并案，{cases[2].number} 已由居民合并"
+        )
+    return lines
