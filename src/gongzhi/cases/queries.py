@@ -352,10 +352,10 @@ def likely_duplicates(
     return found[:limit]
 
 
-def duplicates_of(user, case: Case) -> list[Duplicate]:
-    """What the dispatcher is shown beside a case: its likely duplicates among the cases they may see."""
+def duplicates_of_case(candidates: QuerySet[Case], case: Case, *, limit: int = 5) -> list[Duplicate]:
+    """Likely duplicates of a case that exists, among `candidates`."""
     return likely_duplicates(
-        cases_visible_to(user),
+        candidates,
         title=case.title,
         description=case.description,
         lon=case.lon,
@@ -364,7 +364,13 @@ def duplicates_of(user, case: Case) -> list[Duplicate]:
         category=case.category,
         at=case.created_at,
         exclude=case,
+        limit=limit,
     )
+
+
+def duplicates_of(user, case: Case) -> list[Duplicate]:
+    """What the dispatcher is shown beside a case: its likely duplicates among the cases they may see."""
+    return duplicates_of_case(cases_visible_to(user), case)
 
 
 # ---------------------------------------------------------------- KPIs

@@ -287,18 +287,7 @@ def _public_note(event) -> str:
 
 def _duplicates_for_reporter(case: Case) -> list:
     """ "已有人反映": open cases that read as the same problem at the same place, from anyone."""
-    return queries.likely_duplicates(
-        Case.objects.all(),
-        title=case.title,
-        description=case.description,
-        lon=case.lon,
-        lat=case.lat,
-        region=case.region,
-        category=case.category,
-        at=case.created_at,
-        exclude=case,
-        limit=3,
-    )
+    return queries.duplicates_of_case(Case.objects.all(), case, limit=3)
 
 
 @login_required

@@ -913,17 +913,7 @@ def join_existing_case(user, own: Case, existing: Case) -> Case:
         raise PermissionDenied("case.not_reporter", _("只能处理您自己反映的问题"))
     if own.status != Status.SUBMITTED:
         raise Conflict("case.already_accepted", _("您的诉求已受理，不能再合并"))
-    candidates = queries.likely_duplicates(
-        Case.objects.filter(pk=existing.pk),
-        title=own.title,
-        description=own.description,
-        lon=own.lon,
-        lat=own.lat,
-        region=own.region,
-        category=own.category,
-        at=own.created_at,
-        exclude=own,
-    )
+    candidates = queries.duplicates_of_case(Case.objects.filter(pk=existing.pk), own)
     if not candidates:
         raise Conflict("case.not_duplicate", _("该事件与您的诉求不是同一问题，不能合并"))
     main = _lock(existing)
