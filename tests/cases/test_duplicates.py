@@ -337,6 +337,9 @@ def test_the_reporter_joins_an_existing_case_instead(world, pair, client):
     assert response.status_code == 302
     dup.refresh_from_db()
     assert dup.status == Status.MERGED and dup.merged_into == main
+    # The main case's timeline records the join without naming the other case's reporter.
+    joined = CaseEvent.objects.get(case=main, kind=EventKind.MERGE)
+    assert (joined.actor_id, joined.actor_label, joined.note) == (None, "system", dup.number)
     page = client.get(reverse("cases:mine_detail", args=[dup.number])).content.decode()
     assert main.number in page and "合并办理" in page
     assert "评价办理结果" not in page and "反映方式" in page

@@ -150,4 +150,4 @@ def test_auto_routed_cases_are_counted_apart_and_their_returns_measured(world, n
     assert str(stats.auto_return_rate) == "50.00" and stats.top1_rate is None
     client.force_login(world.leader)
     page = client.get(reverse("cases:kpi"), {"period": "this_month"}).content.decode()
-    assert "智能分拨与并案" in page and "其中被退单" in page
+    assert "智能分拨与并案" in page and "2 件，其中被退单 1 件" in page

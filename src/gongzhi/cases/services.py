@@ -44,7 +44,7 @@ from gongzhi.cases.models import (
 from gongzhi.core import audit, clock, geo, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from gongzhi.core.models import ApiKey, Level, Region, RoleGrant, User
-from gongzhi.core.principals import AUTO_ROUTING
+from gongzhi.core.principals import AUTO_ROUTING, SYSTEM
 from gongzhi.core.roles import ROLE_ACTIONS
 
 MAX_PHOTOS = 9
@@ -918,7 +918,8 @@ def join_existing_case(user, own: Case, existing: Case) -> Case:
         raise Conflict("case.not_duplicate", _("该事件与您的诉求不是同一问题，不能合并"))
     main = _lock(existing)
     _merge_one(user, main, own, note=_("反映人确认与已有诉求为同一问题"))
-    _event(user, main, EventKind.MERGE, public=False, data={"merged": [own.number]})
+    # On the main case's timeline under the system's name: staff never see who another case's reporter is.
+    _event(SYSTEM, main, EventKind.MERGE, public=False, note=own.number, data={"merged": [own.number]})
     return main
 
 
