@@ -136,9 +136,11 @@ def test_every_step_and_kpi_event_happened(street):
     assert causes["verification"] and causes["callback"]
     assert CaseAssignment.objects.filter(whistled=True).exists()
     assert CaseAssignment.objects.filter(role="assist").exists()
-    # Only the sweep acts as "system"; every other step has a real person (or the hotline's key) behind it.
+    # Only the sweep acts as "system", besides the note on a main case that a resident joined it (whose
+    # name staff must not see there); every other step has a real person (or the hotline's key) behind it.
     system = set(CaseEvent.objects.filter(actor_label="system").values_list("kind", flat=True))
-    assert system <= {EventKind.WARN, EventKind.OVERDUE, EventKind.AUTO_ESCALATE}
+    assert system <= {EventKind.WARN, EventKind.OVERDUE, EventKind.AUTO_ESCALATE, EventKind.MERGE}
+    assert CaseEvent.objects.filter(actor_label="system", kind=EventKind.MERGE).count() == 1
     hotline = ApiKey.objects.get(name=cases_demo.HOTLINE_KEY)
     assert CaseEvent.objects.filter(kind=EventKind.SUBMIT, actor_label=f"apikey:{hotline.name}").count() > 30
 
