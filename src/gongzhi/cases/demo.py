@@ -1265,6 +1265,8 @@ def load_smart_intake() -> list[str]:
     street = Region.objects.filter(code=STREET_CODE).first()
     if street is None or not Case.objects.filter(region_path__startswith=street.path).exists():
         return []
+    if Case.objects.filter(title=DUPLICATES[0][0]).exists():
+        return []  # loaded before: neither train again nor add the duplicates twice
     lines = [""]
     for code, field_code, datatype, required, question, values in DEMO_ATTRIBUTES:
         category = Category.objects.filter(code=code).first()
@@ -1279,11 +1281,15 @@ def load_smart_intake() -> list[str]:
                     "values": values,
                 },
             )
-    texts, labels = classifier.training_set_from_cases()
-    if len(set(labels)) >= 2:
-        model = classifier.train(texts, labels)
-        classifier.save(model, settings.GONGZHI_CLASSIFIER_MODEL)
-        lines.append(f"智能分拨：用 {len(texts)} 件已结案事件训练分类模型（{len(set(labels))} 个分类）")
+    data = classifier.training_set_from_cases()
+    try:
+        classifier.train_and_publish(data, settings.GONGZHI_CLASSIFIER_MODEL, source=classifier.SOURCE_CASES)
+    except classifier.TrainingError:
+        pass  # too few closed cases: intake works without suggestions
+    else:
+        lines.append(
+            f"智能分拨：用 {len(data.texts)} 件已结案事件训练分类模型（{len(data.counts())} 个分类）"
+        )
     grid = Region.objects.filter(code=RESIDENT_ACCOUNT_GRID).first()
     residents = (
         list(
@@ -1292,7 +1298,7 @@ def load_smart_intake() -> list[str]:
         if grid
         else []
     )
-    if grid is not None and len(residents) == 3 and not Case.objects.filter(title=DUPLICATES[0][0]).exists():
+    if grid is not None and len(residents) == 3:
         lon, lat = grid.center_lon or _box(grid)[0], grid.center_lat or _box(grid)[1]
         cases = []
         for i, ((title, description), resident) in enumerate(zip(DUPLICATES, residents, strict=True)):

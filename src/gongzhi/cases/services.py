@@ -128,33 +128,25 @@ def _tell(recipients: Iterable[User], kind: str, case: Case, title: str) -> None
 
 def _tell_reporter(case: Case, kind: str, title: str, *, new: bool = False) -> None:
     """Tell the people waiting on a case: its reporter, its followers and, after 并案, the reporters and
-    followers of the cases merged into it. Each sees the case they know, by its own number."""
-    waiting: dict[int, Case] = {}
+    followers of the cases merged into it. Each is pointed at the case they know, by its own number."""
+    waiting: dict[int, str] = {}  # user id → the number they know
     if not new:
-        for pk, user_id in CaseFollower.objects.filter(Q(case=case) | Q(case__merged_into=case)).values_list(
-            "case_id", "user_id"
-        ):
-            waiting.setdefault(user_id, case if pk == case.pk else Case(pk=pk))
-        for merged in Case.objects.filter(merged_into=case, reporter__isnull=False).only(
-            "pk", "number", "title", "reporter_id"
-        ):
-            waiting[merged.reporter_id] = merged
+        followers = CaseFollower.objects.filter(Q(case=case) | Q(case__merged_into=case))
+        for number, user_id in followers.values_list("case__number", "user_id"):
+            waiting.setdefault(user_id, number)
+        merged = Case.objects.filter(merged_into=case, reporter__isnull=False)
+        waiting.update({user_id: number for number, user_id in merged.values_list("number", "reporter_id")})
     if case.reporter_id:
-        waiting[case.reporter_id] = case
-    if not waiting:
-        return
-    numbers = dict(Case.objects.filter(pk__in={c.pk for c in waiting.values()}).values_list("pk", "number"))
-    for user_id, known in waiting.items():
-        number = numbers.get(known.pk, case.number)
+        waiting[case.reporter_id] = case.number
+    people = User.objects.in_bulk([user_id for user_id in waiting if user_id != case.reporter_id])
+    if case.reporter_id:
+        people[case.reporter_id] = case.reporter
+    by_number: dict[str, list[User]] = {}
+    for user_id, number in waiting.items():
+        by_number.setdefault(number, []).append(people[user_id])
+    for number, recipients in by_number.items():
         url = reverse("cases:mine_detail", args=[number])
-        notify.send(
-            User.objects.filter(pk=user_id),
-            kind,
-            title=title,
-            body=f"{number} {case.title}",
-            url=url,
-            obj=case,
-        )
+        notify.send(recipients, kind, title=title, body=f"{number} {case.title}", url=url, obj=case)
 
 
 def unit_staff(unit: Unit, *, heads_only: bool = False):
@@ -988,12 +980,6 @@ def follow_case(user, case: Case, *, title: str, description: str, lon=None, lat
     if created:
         audit.record(user, "case.follow", case)
     return case
-
-
-@transaction.atomic
-def unfollow_case(user, case: Case) -> None:
-    if CaseFollower.objects.filter(case=case, user=user).delete()[0]:
-        audit.record(user, "case.unfollow", case)
 
 
 # ---------------------------------------------------------------- verification and closing

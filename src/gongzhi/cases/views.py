@@ -517,6 +517,10 @@ def _region_names(case) -> list[str]:
     )
 
 
+# The server's own principals (core.principals) by the names their events carry.
+PRINCIPAL_NAMES = {"system": gettext_lazy("系统"), "auto-routing": gettext_lazy("智能分拨")}
+
+
 def _event_rows(case):
     events = list(queries.timeline(case).select_related("actor"))
     for event in events:
@@ -525,8 +529,8 @@ def _event_rows(case):
             event.actor_shown = _("反映人")
         elif event.actor_id and event.actor:
             event.actor_shown = event.actor.display_name
-        elif event.actor_label == "system":
-            event.actor_shown = _("系统")
+        elif event.actor_label in PRINCIPAL_NAMES:
+            event.actor_shown = PRINCIPAL_NAMES[event.actor_label]
         else:
             event.actor_shown = event.actor_label
         event.assist_names = (event.data or {}).get("assist") or []
