@@ -16,6 +16,8 @@ GONGZHI_CLASSIFIER_AUTO_ROUTE  confidence (0-1) at or above which a new case is 
 GONGZHI_DUPLICATE_RADIUS_M / _DUPLICATE_DAYS  how near and how recent an open case must be to be
                        offered as a likely duplicate (defaults: 100 m, 7 days)
 GONGZHI_OPEN311_CONTACT  contact line published in the Open311 discovery document (default: empty)
+GONGZHI_PROPOSAL_SUPPORTS  supports that put a proposal on the agenda where a community has set no
+                       threshold of its own (default: 10)
 
 Notifications (core.notify) are always shown in the site; these send copies out as well:
 GONGZHI_NOTIFY_CHANNELS  comma-separated channels: "email", "webhook" (default: empty, in-site only)
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "gongzhi.web",
     "gongzhi.people",
     "gongzhi.cases",
+    "gongzhi.deliberation",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -232,6 +235,7 @@ GONGZHI_CLASSIFIER_AUTO_ROUTE = None if _auto_route in ("", "off", "none") else 
 GONGZHI_DUPLICATE_RADIUS_M = float(os.environ.get("GONGZHI_DUPLICATE_RADIUS_M", "100"))
 GONGZHI_DUPLICATE_DAYS = int(os.environ.get("GONGZHI_DUPLICATE_DAYS", "7"))
 GONGZHI_OPEN311_CONTACT = os.environ.get("GONGZHI_OPEN311_CONTACT", "")
+GONGZHI_PROPOSAL_SUPPORTS = int(os.environ.get("GONGZHI_PROPOSAL_SUPPORTS", "10"))
 
 LOGGING = {
     "version": 1,

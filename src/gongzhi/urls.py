@@ -38,6 +38,7 @@ urlpatterns = [
     path("people/", include("gongzhi.people.urls")),
     path("cases/", include("gongzhi.cases.urls")),
     path("open311/v2/", include("gongzhi.cases.open311_urls")),
+    path("deliberation/", include("gongzhi.deliberation.urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -34,6 +34,7 @@ from gongzhi.cases.models import (
 from gongzhi.core import clock, scopes
 from gongzhi.core.errors import DomainError
 from gongzhi.core.models import Level, Region, User
+from gongzhi.core.rules import ancestor_paths
 
 VIEW = "cases.view"
 MAX_ID = (
@@ -275,7 +276,6 @@ def units_for(user) -> QuerySet[Unit]:
     qs = Unit.objects.filter(is_active=True).select_related("region")
     if paths is None:
         return qs
-    from gongzhi.cases.services import ancestor_paths  # services imports this module at load time
 
     allowed = Q(pk__in=[])
     for path in paths:

@@ -46,6 +46,7 @@ from gongzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenie
 from gongzhi.core.models import ApiKey, Level, Region, RoleGrant, User
 from gongzhi.core.principals import AUTO_ROUTING, SYSTEM
 from gongzhi.core.roles import ROLE_ACTIONS
+from gongzhi.core.rules import ancestor_paths
 
 MAX_PHOTOS = 9
 STAFF_SOURCES = {Source.PATROL, Source.HOTLINE, Source.REFERRAL}
@@ -154,12 +155,6 @@ def unit_staff(unit: Unit, *, heads_only: bool = False):
     if heads_only:
         members = members.filter(is_head=True)
     return User.objects.filter(pk__in=members.values("user_id"), is_active=True)
-
-
-def ancestor_paths(path: str) -> list[str]:
-    """ "51/5109/510903/" → ["51/", "51/5109/", "51/5109/510903/"]."""
-    parts = path.rstrip("/").split("/")
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
 
 def _roles_with(action: str) -> list[str]:

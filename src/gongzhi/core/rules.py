@@ -91,3 +91,9 @@ def minimal_paths(paths: list[str]) -> list[str]:
 def grid_code(community_code: str, sequence: int) -> str:
     """15-digit grid code: 12-digit community code + 3-digit sequence (GB/T 30428 numbering)."""
     return f"{community_code}{sequence:03d}"
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """A path and its ancestors': "51/5109/510903/" → ["51/", "51/5109/", "51/5109/510903/"]."""
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]

@@ -462,7 +462,7 @@ def add_ownership(actor, resident: Resident, unit: Unit, *, share: Decimal = Dec
         raise DomainError("people.share", _("产权份额应大于 0 且不超过 1"))
     held = sum((o.share for o in Ownership.objects.filter(unit=unit).exclude(resident=resident)), Decimal(0))
     if held + share > 1:
-        raise DomainError("people.share", _("该房屋的产权份额合计将超过 100%%"))
+        raise DomainError("people.share", _("该房屋的产权份额合计将超过 100%"))
     ownership, _created = Ownership.objects.update_or_create(
         resident=resident, unit=unit, defaults={"share": share}
     )

@@ -1,0 +1,110 @@
+"""The hash chain of a vote's ballots and the seal of its result, and the check that recomputes both.
+
+Each ballot's hash is SHA-256 over a canonical JSON of its content and the previous ballot's hash;
+the result's hash covers the tally and the chain head at closing. Changing, deleting or inserting a
+ballot row, or editing the result, breaks the chain or the tally at that point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+
+from gongzhi.deliberation.models import GENESIS, Ballot, Result, Vote, VoteStatus
+
+RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed from paper
+
+
+def _digest(content: dict) -> str:
+    raw = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def ballot_hash(ballot: Ballot) -> str:
+    return _digest(
+        {
+            "vote": ballot.vote_id,
+            "seq": ballot.seq,
+            "question": ballot.question_id,
+            "elector": ballot.elector_id,
+            "choices": sorted(ballot.choices),
+            "area": f"{ballot.area:.2f}",
+            "channel": ballot.channel,
+            "cast_at": ballot.cast_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "receipt": ballot.receipt_hash,
+            "replaces": ballot.replaces_id,
+            "prev": ballot.prev_hash,
+        }
+    )
+
+
+def result_hash(result: Result) -> str:
+    return _digest(
+        {
+            "vote": result.vote_id,
+            "computed_at": result.computed_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "electorate": result.electorate,
+            "electorate_area": f"{result.electorate_area:.2f}",
+            "participants": result.participants,
+            "participant_area": f"{result.participant_area:.2f}",
+            "questions": result.questions,
+            "chain_head": result.chain_head,
+        }
+    )
+
+
+def new_receipt() -> str:
+    """A receipt code the voter keeps (e.g. `K7PX-3M9Q-TB2W`); only its hash is stored."""
+    code = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
+
+
+def receipt_hash(code: str) -> str:
+    normalised = "".join(ch for ch in code.upper() if ch in RECEIPT_ALPHABET)
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+@dataclass
+class Check:
+    ok: bool
+    ballots: int
+    problem: str = ""
+    seq: int | None = None
+
+
+def verify(vote: Vote, recount) -> Check:
+    """Recompute the chain link by link, then the tally with `recount` (the code that closed the vote)."""
+    vote = Vote.objects.get(pk=vote.pk)  # the stored head and count, not a caller's stale copy
+    prev, count = GENESIS, 0
+    replaced_ids = set()
+    flagged_ids = set()
+    for ballot in Ballot.objects.filter(vote=vote).order_by("seq").iterator(chunk_size=2000):
+        count += 1
+        if ballot.seq != count:
+            return Check(False, count, "ballot sequence has a gap or a duplicate", ballot.seq)
+        if ballot.prev_hash != prev:
+            return Check(False, count, "prev_hash does not match the previous ballot", ballot.seq)
+        if ballot_hash(ballot) != ballot.hash:
+            return Check(False, count, "ballot content does not match its hash", ballot.seq)
+        if ballot.replaces_id:
+            replaced_ids.add(ballot.replaces_id)
+        if ballot.replaced:
+            flagged_ids.add(ballot.pk)
+        prev = ballot.hash
+    if replaced_ids != flagged_ids:
+        return Check(False, count, "ballots marked as replaced differ from the chain's replacements")
+    if count != vote.ballot_count or prev != vote.chain_head:
+        return Check(False, count, "the latest ballots are missing or the chain head was changed")
+    if vote.status != VoteStatus.CLOSED:
+        return Check(True, count)
+    result = Result.objects.filter(vote=vote).first()
+    if result is None:
+        return Check(False, count, "the vote is closed but has no result")
+    if result.chain_head != prev or result_hash(result) != result.hash:
+        return Check(False, count, "the result record does not match its seal")
+    if recount(vote) != result.questions:
+        return Check(False, count, "recounting the ballots gives a different result")
+    return Check(True, count)

@@ -1,0 +1,1 @@
+"""State changes of the deliberation module: proposals, matters and their steps, votes."""
