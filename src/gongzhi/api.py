@@ -95,11 +95,13 @@ def on_unexpected(request, exc):
 def _register_routers() -> None:
     from gongzhi.cases.api import router as cases_router
     from gongzhi.core.api import router as core_router
+    from gongzhi.deliberation.api import router as deliberation_router
     from gongzhi.people.api import router as people_router
 
     api.add_router("/", core_router)
     api.add_router("/people", people_router)
     api.add_router("/cases", cases_router)
+    api.add_router("/deliberation", deliberation_router)
 
 
 _register_routers()

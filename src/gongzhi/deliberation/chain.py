@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC
 
+from django.utils.translation import gettext as _
+
 from gongzhi.deliberation.models import GENESIS, Ballot, Result, Vote, VoteStatus
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed from paper
@@ -84,27 +86,34 @@ def verify(vote: Vote, recount) -> Check:
     for ballot in Ballot.objects.filter(vote=vote).order_by("seq").iterator(chunk_size=2000):
         count += 1
         if ballot.seq != count:
-            return Check(False, count, "ballot sequence has a gap or a duplicate", ballot.seq)
+            return Check(False, count, _("选票序号有缺漏或重复"), ballot.seq)
         if ballot.prev_hash != prev:
-            return Check(False, count, "prev_hash does not match the previous ballot", ballot.seq)
+            return Check(False, count, _("与前一张选票的哈希不衔接"), ballot.seq)
         if ballot_hash(ballot) != ballot.hash:
-            return Check(False, count, "ballot content does not match its hash", ballot.seq)
+            return Check(False, count, _("选票内容与其哈希不符（选票被改动）"), ballot.seq)
         if ballot.replaces_id:
             replaced_ids.add(ballot.replaces_id)
         if ballot.replaced:
             flagged_ids.add(ballot.pk)
         prev = ballot.hash
     if replaced_ids != flagged_ids:
-        return Check(False, count, "ballots marked as replaced differ from the chain's replacements")
+        return Check(False, count, _("改票标记与哈希链中的改票记录不一致"))
     if count != vote.ballot_count or prev != vote.chain_head:
-        return Check(False, count, "the latest ballots are missing or the chain head was changed")
+        return Check(False, count, _("最后的选票缺失，或链末端哈希被改动"))
     if vote.status != VoteStatus.CLOSED:
         return Check(True, count)
     result = Result.objects.filter(vote=vote).first()
     if result is None:
-        return Check(False, count, "the vote is closed but has no result")
+        return Check(False, count, _("表决已结束但没有结果记录"))
     if result.chain_head != prev or result_hash(result) != result.hash:
-        return Check(False, count, "the result record does not match its seal")
-    if recount(vote) != result.questions:
-        return Check(False, count, "recounting the ballots gives a different result")
+        return Check(False, count, _("结果记录与其哈希封存不符（结果被改动）"))
+    stored = {
+        "electorate": result.electorate,
+        "electorate_area": result.electorate_area,
+        "participants": result.participants,
+        "participant_area": result.participant_area,
+        "questions": result.questions,
+    }
+    if recount(vote) != stored:
+        return Check(False, count, _("重新计票的结果与公布的结果不同"))
     return Check(True, count)

@@ -100,13 +100,14 @@ def turnout(vote: Vote) -> Turnout:
     """Live figures while a vote runs: who may vote, who has, who signed in, what waits for confirmation."""
     eligible = Elector.objects.filter(vote=vote, eligible=True)
     voted = Participation.objects.filter(vote=vote)
-    figures = eligible.aggregate(area=Sum("area"))
-    voted_area = voted.aggregate(area=Sum("elector__area"))["area"] or Decimal(0)
+    cent = Decimal("0.01")  # SQLite sums decimals without their places
+    electorate_area = (eligible.aggregate(area=Sum("area"))["area"] or Decimal(0)).quantize(cent)
+    voted_area = (voted.aggregate(area=Sum("elector__area"))["area"] or Decimal(0)).quantize(cent)
     electorate, signed_in = eligible.count(), Attendance.objects.filter(vote=vote).count()
     present = max(signed_in, voted.count())
     return Turnout(
         electorate=electorate,
-        electorate_area=figures["area"] or Decimal(0),
+        electorate_area=electorate_area,
         voted=voted.count(),
         voted_area=voted_area,
         signed_in=signed_in,

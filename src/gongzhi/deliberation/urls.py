@@ -30,6 +30,7 @@ urlpatterns = [
     path("my/", resident_views.home, name="resident_home"),
     path("my/propose/", resident_views.propose, name="resident_propose"),
     path("my/proposals/<int:pk>/", resident_views.proposal, name="resident_proposal"),
+    path("my/proposals/<int:pk>/photo/", resident_views.proposal_photo, name="resident_proposal_photo"),
     path("my/matters/<int:pk>/", resident_views.matter, name="resident_matter"),
     path("my/votes/<int:pk>/", resident_views.vote, name="resident_vote"),
     # anyone holding a receipt code

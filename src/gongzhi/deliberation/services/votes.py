@@ -7,11 +7,12 @@ Ballots are appended to the vote's hash chain under a lock on the vote row, so l
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from gongzhi.core import audit, clock, scopes, uploads
@@ -19,6 +20,7 @@ from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
 from gongzhi.core.models import User
 from gongzhi.deliberation import chain, electorate, processes, rules
 from gongzhi.deliberation.models import (
+    GENESIS,
     Ballot,
     Channel,
     Elector,
@@ -41,6 +43,7 @@ COUNT = "deliberation.count"
 YES_NO_OPTIONS = (("yes", _("同意")), ("no", _("不同意")), ("abstain", _("弃权")))
 MAX_QUESTIONS = 20
 MAX_OPTIONS = 50
+_shuffle = random.SystemRandom().shuffle
 
 
 def _lock(vote: Vote) -> Vote:
@@ -75,6 +78,7 @@ def create_vote(
     allow_change: bool = False,
 ) -> Vote:
     """A vote in preparation. `questions`: [{"text", "kind", "max_choices", "options": [labels]}]."""
+    matter = Matter.objects.select_for_update().select_related("region").get(pk=matter.pk)
     scopes.require(actor, MANAGE, matter)
     if matter.status != MatterStatus.OPEN:
         raise Conflict("matter.closed", _("议题已办结，不能再发起表决"))
@@ -187,6 +191,10 @@ def add_elector(actor, vote: Vote, *, resident: Resident, reason: str) -> Electo
     scopes.require(actor, MANAGE, vote.matter)
     _ensure_status(vote, VoteStatus.OPEN)
     reason = _required_reason(reason)
+    if vote.by_area:
+        raise DomainError(
+            "elector.owners_from_register", _("业主名单按房屋产权登记生成，请先在人房台账中登记产权")
+        )
     if not resident.region.path.startswith(vote.matter.region.path):
         raise DomainError("elector.outside_region", _("该居民不在本社区（村），不能加入表决"))
     elector = Elector.objects.filter(vote=vote, resident=resident).first()
@@ -266,6 +274,8 @@ def cast_online(actor, vote: Vote, choices: Mapping, *, elector: Elector | None 
         raise DomainError("vote.choose_elector", _("您代表多个业主身份，请先选择以哪个身份投票"))
     elector = mine[0]
     parsed = _parse_choices(vote, choices)
+    if PaperEntry.objects.filter(vote=vote, elector=elector).exists():
+        raise Conflict("vote.already_voted", _("您的纸质选票已交回并在录入中，不能再网上投票"))
     existing = Participation.objects.filter(vote=vote, elector=elector).first()
     if existing is not None:
         if not (vote.allow_change and existing.channel == Channel.ONLINE):
@@ -336,6 +346,8 @@ def _append_ballots(
     receipt = chain.new_receipt()
     digest = chain.receipt_hash(receipt)
     now = clock.now()
+    if vote.secret:  # a secret ballot keeps only the day, so its time cannot be matched to a participation
+        now = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     for question, chosen in parsed.items():
         previous = None
         if replace:
@@ -457,29 +469,45 @@ def close_vote(actor, vote: Vote) -> Result:
     _ensure_status(vote, VoteStatus.OPEN)
     if PaperEntry.objects.filter(vote=vote).exists():
         raise Conflict("vote.entries_pending", _("还有纸质选票等待确认，请确认或作废后再结束表决"))
+    cast_head = vote.chain_head
+    if vote.secret:
+        _reshuffle(vote)
     vote.status, vote.closed_at = VoteStatus.CLOSED, clock.now()
     vote.save(update_fields=["status", "closed_at"])
-    eligible = Elector.objects.filter(vote=vote, eligible=True)
-    participants = Participation.objects.filter(vote=vote).select_related("elector")
-    result = Result(
-        vote=vote,
-        computed_at=vote.closed_at,
-        electorate=eligible.count(),
-        electorate_area=sum((e.area for e in eligible), Decimal(0)),
-        participants=participants.count(),
-        participant_area=sum((p.elector.area for p in participants), Decimal(0)),
-        questions=count(vote),
-        chain_head=vote.chain_head,
-    )
+    result = Result(vote=vote, computed_at=vote.closed_at, chain_head=vote.chain_head, **count(vote))
     result.hash = chain.result_hash(result)
     result.save()
-    audit.record(actor, "vote.close", vote, after={"participants": result.participants, "hash": result.hash})
+    audit.record(
+        actor,
+        "vote.close",
+        vote,
+        after={"participants": result.participants, "hash": result.hash, "cast_chain_head": cast_head},
+    )
     return result
 
 
-def count(vote: Vote) -> list[dict]:
-    """The tally of every question with each threshold's exact fraction: what closing stores and what
-    `votes verify` recomputes. Stored in Chinese, whatever the language of the person who closed it."""
+def _reshuffle(vote: Vote) -> None:
+    """Re-link a secret vote's ballots in random order once voting ends, so that neither their row ids
+    nor their places in the chain follow the order people voted in (participations keep that order).
+    The chain as cast is checked first, and its head is kept in the audit entry of the closing."""
+    check = chain.verify(vote, count)
+    if not check.ok:
+        raise Conflict("vote.chain_broken", _("选票哈希链核验未通过：%(p)s") % {"p": check.problem})
+    ballots = list(Ballot.objects.filter(vote=vote))
+    _shuffle(ballots)
+    Ballot.objects.filter(vote=vote).delete()
+    head = GENESIS
+    for seq, ballot in enumerate(ballots, start=1):
+        ballot.pk, ballot.seq, ballot.prev_hash = None, seq, head
+        ballot.hash = head = chain.ballot_hash(ballot)
+    Ballot.objects.bulk_create(ballots)
+    vote.ballot_count, vote.chain_head = len(ballots), head
+    vote.save(update_fields=["ballot_count", "chain_head"])
+
+
+def count(vote: Vote) -> dict:
+    """Turnout and the tally of every question with each threshold's exact fraction: what closing
+    stores and what `votes verify` recomputes. In Chinese, whatever the language of who closed it."""
     with translation.override("zh-hans"):
         electors = list(Elector.objects.filter(vote=vote, eligible=True))
         participations = list(Participation.objects.filter(vote=vote).select_related("elector"))
@@ -487,10 +515,16 @@ def count(vote: Vote) -> list[dict]:
         by_question: dict[int, list[tuple[list[int], Decimal]]] = {}
         for question_id, choices, area in current.values_list("question_id", "choices", "area"):
             by_question.setdefault(question_id, []).append((choices, area))
-        return [
-            _count_question(vote, question, by_question.get(question.pk, []), electors, participations)
-            for question in vote.questions.prefetch_related("options")
-        ]
+        return {
+            "electorate": len(electors),
+            "electorate_area": sum((e.area for e in electors), Decimal(0)),
+            "participants": len(participations),
+            "participant_area": sum((p.elector.area for p in participations), Decimal(0)),
+            "questions": [
+                _count_question(vote, question, by_question.get(question.pk, []), electors, participations)
+                for question in vote.questions.prefetch_related("options")
+            ],
+        }
 
 
 def _count_question(vote, question, ballots, electors, participations) -> dict:
@@ -559,8 +593,8 @@ def _check(vote, electors, participations, cast, cast_area, yes):
             vote.rule == VoteRule.OWNERS_SPECIAL,
         )
     if vote.rule == VoteRule.VILLAGERS:
-        households = {e.household_id for e in electors if e.household_id}
-        represented = {p.elector.household_id for p in participations if p.elector.household_id}
+        households = {_household(e) for e in electors}
+        represented = {_household(p.elector) for p in participations}
         return rules.villagers_meeting_check(
             len(electors), cast, len(households), len(represented & households), yes_count
         )
@@ -569,6 +603,11 @@ def _check(vote, electors, participations, cast, cast_area, yes):
     if vote.rule == VoteRule.PARTY_MEMBERS:
         return rules.party_members_meeting_check(len(electors), cast, yes_count)
     return rules.residents_meeting_check(len(electors), cast, yes_count)
+
+
+def _household(elector: Elector):
+    """A villager with no household on record counts as a household of their own."""
+    return ("household", elector.household_id) if elector.household_id else ("elector", elector.pk)
 
 
 def verify(vote: Vote) -> chain.Check:

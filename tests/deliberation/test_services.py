@@ -1,0 +1,1109 @@
+"""The services of the deliberation module: proposals and micro-wishes, matters and their steps, votes
+(casting, paper and proxy ballots, changing, secrecy, counting) and the hash chain that seals them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from PIL import Image
+
+from gongzhi.core import clock
+from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
+from gongzhi.core.models import AuditEntry
+from gongzhi.core.principals import SYSTEM
+from gongzhi.core.roles import Role
+from gongzhi.deliberation import chain
+from gongzhi.deliberation.models import (
+    Ballot,
+    Channel,
+    Elector,
+    Matter,
+    MatterStatus,
+    PaperEntry,
+    Participation,
+    Process,
+    Proposal,
+    ProposalKind,
+    ProposalStatus,
+    Publication,
+    Result,
+    Support,
+    Vote,
+    VoteRule,
+    VoteStatus,
+)
+from gongzhi.deliberation.services import matters, proposals, votes
+from gongzhi.people import services as people
+from gongzhi.people.models import Resident
+from tests.deliberation.conftest import person
+from tests.factories import user_with
+
+pytestmark = pytest.mark.django_db
+
+NOW = "2027-03-01T09:00+08:00"
+TODAY = dt.date(2027, 3, 1)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploaded photos go to a throw-away directory."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+
+
+def png(name: str = "photo.png") -> SimpleUploadedFile:
+    """A small real PNG as a browser would upload it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 160, 60)).save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def matter_at(town, process: str, *, upto: tuple[str, ...] = (), compound: str = "", title: str = "议题"):
+    matter = matters.create_matter(
+        town.clerk, region=town.tree.community_a, title=title, process=process, compound=compound
+    )
+    for code in upto:
+        matters.record_step(town.clerk, matter, code=code, held_on=TODAY, minutes="会议记录")
+    return matter
+
+
+def new_vote(town, matter, rule: str, *, step: str = "decide", questions=None, days: int = 10, **options):
+    return votes.create_vote(
+        town.clerk,
+        matter,
+        title="表决事项",
+        rule=rule,
+        step_code=step,
+        closes_at=clock.now() + dt.timedelta(days=days),
+        questions=questions or [{"text": "是否同意", "kind": "yes_no"}],
+        **options,
+    )
+
+
+def residents_vote(town, **options):
+    """An open residents' meeting vote of community A: 张三 王芳 李明 赵六 孙七 may vote."""
+    matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+    return votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.RESIDENTS, **options))
+
+
+def pick(vote, code: str = "yes") -> dict:
+    """A ballot answering the vote's only yes/no question."""
+    question = vote.questions.get()
+    return {question.pk: [question.options.get(code=code).pk]}
+
+
+def labels(vote, *names: str) -> dict:
+    question = vote.questions.get()
+    return {question.pk: [question.options.get(label=name).pk for name in names]}
+
+
+def elector(vote, name: str) -> Elector:
+    return Elector.objects.get(vote=vote, name=name)
+
+
+def option_count(result: Result, code: str) -> int:
+    return next(o["count"] for o in result.questions[0]["options"] if o["code"] == code)
+
+
+# ================================================================ proposals and micro-wishes
+
+
+def test_only_verified_residents_and_staff_of_the_community_raise_proposals(town):
+    unverified = user_with(Role.RESIDENT, town.tree.community_a, username="unverified")
+    with clock.frozen(NOW):
+        with pytest.raises(PermissionDenied) as denied:
+            proposals.raise_proposal(unverified, kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑")
+        assert denied.value.code == "proposal.not_verified"
+        mine = proposals.raise_proposal(
+            town.users["zhang"],
+            kind=ProposalKind.PROPOSAL,
+            title="装路灯",
+            body="楼下太黑",
+            compound="阳光小区",
+        )
+        staff = proposals.raise_proposal(
+            town.clerk, kind=ProposalKind.WISH, title="轮椅", body="需要一台轮椅", region=town.tree.grid_a2
+        )
+        for outsider in (town.outsider_staff, town.leader, town.users["wang"]):
+            with pytest.raises(PermissionDenied):
+                proposals.raise_proposal(
+                    outsider, kind=ProposalKind.PROPOSAL, title="x", body="y", region=town.tree.community_a
+                )
+        with pytest.raises(DomainError):
+            proposals.raise_proposal(town.users["zhang"], kind="petition", title="x", body="y")
+        with pytest.raises(DomainError):
+            proposals.raise_proposal(town.users["zhang"], kind=ProposalKind.PROPOSAL, title=" ", body="y")
+    assert mine.region == town.tree.community_a and mine.author == town.users["zhang"]
+    assert mine.status == ProposalStatus.OPEN and mine.compound == "阳光小区"
+    assert staff.region == town.tree.community_a  # a grid's proposal belongs to its community
+    assert Proposal.objects.count() == 2
+    assert AuditEntry.objects.filter(action="proposal.raise").count() == 2
+
+
+def test_one_support_per_resident_by_constraint_and_by_the_service(town):
+    with clock.frozen(NOW):
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑"
+        )
+        Support.objects.create(proposal=proposal, resident=town.zhao, at=clock.now())
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Support.objects.create(proposal=proposal, resident=town.zhao, at=clock.now())
+        proposals.support(town.users["wang"], proposal)
+        with pytest.raises(Conflict) as twice:
+            proposals.support(town.users["wang"], proposal)
+    assert twice.value.code == "proposal.already_supported"
+    proposal.refresh_from_db()
+    assert proposal.support_count == 1  # the service counted wang once (zhao's row went round it)
+    assert Support.objects.filter(proposal=proposal, resident=town.wang).count() == 1
+
+
+def test_reaching_the_threshold_puts_a_proposal_on_the_agenda(town):
+    with clock.frozen(NOW) as travel:
+        with pytest.raises(DomainError):
+            proposals.set_agenda_threshold(town.clerk, town.tree.community_a, 0)
+        with pytest.raises(DomainError):
+            proposals.set_agenda_threshold(town.clerk, town.tree.grid_a1, 3)
+        with pytest.raises(PermissionDenied):
+            proposals.set_agenda_threshold(town.outsider_staff, town.tree.community_a, 3)
+        proposals.set_agenda_threshold(town.clerk, town.tree.community_a, 3)
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑"
+        )
+        assert proposal.supports_needed == 3
+        assert proposals.support(town.users["wang"], proposal).status == ProposalStatus.OPEN
+        after_two = proposals.support(town.users["li"], proposal)
+        assert after_two.status == ProposalStatus.OPEN and after_two.supports_missing == 1
+        travel.advance(hours=2)
+        third = proposals.support(town.users["zhao"], proposal)
+        assert third.status == ProposalStatus.AGENDA and third.support_count == 3
+        assert third.on_agenda_at == travel.at
+        with pytest.raises(Conflict):
+            proposals.support(town.users["sun"], proposal)
+        proposals.set_agenda_threshold(town.clerk, town.tree.community_a, 50)  # later ones only
+    proposal.refresh_from_db()
+    assert proposal.support_count == 3 and proposal.supports_needed == 3
+    assert AuditEntry.objects.filter(action="proposal.agenda").count() == 1
+
+
+def test_the_neighbour_and_staff_cannot_support(town):
+    with clock.frozen(NOW):
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑"
+        )
+        with pytest.raises(PermissionDenied) as neighbour:
+            proposals.support(town.users["neighbour"], proposal)
+        with pytest.raises(PermissionDenied) as staff:
+            proposals.support(town.clerk, proposal)
+    assert neighbour.value.code == "proposal.other_community"
+    assert staff.value.code == "proposal.not_verified"
+    assert not Support.objects.exists()
+
+
+def test_accepting_needs_a_matter_of_the_same_community(town):
+    with clock.frozen(NOW):
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑"
+        )
+        elsewhere = matters.create_matter(
+            town.outsider_staff,
+            region=town.tree.community_b,
+            title="金鱼社区路灯",
+            process=Process.CONSULTATION,
+        )
+        ours = matter_at(town, Process.CONSULTATION, title="阳光小区路灯")
+        with pytest.raises(DomainError) as none:
+            proposals.answer(town.clerk, proposal, decision=ProposalStatus.ACCEPTED, text="采纳")
+        with pytest.raises(DomainError) as other:
+            proposals.answer(
+                town.clerk, proposal, decision=ProposalStatus.ACCEPTED, text="采纳", matter=elsewhere
+            )
+        assert none.value.code == other.value.code == "proposal.matter_required"
+        with pytest.raises(PermissionDenied):
+            proposals.answer(
+                town.outsider_staff, proposal, decision=ProposalStatus.ACCEPTED, text="采纳", matter=ours
+            )
+        with pytest.raises(PermissionDenied):
+            proposals.answer(
+                town.users["wang"], proposal, decision=ProposalStatus.ACCEPTED, text="采纳", matter=ours
+            )
+        accepted = proposals.answer(
+            town.clerk, proposal, decision=ProposalStatus.ACCEPTED, text="转为议题协商", matter=ours
+        )
+        assert accepted.matter == ours and accepted.answered_by == town.clerk
+        assert accepted.answered_at == clock.now()
+        with pytest.raises(Conflict):
+            proposals.answer(town.clerk, proposal, decision=ProposalStatus.DECLINED, text="改变主意")
+        done = proposals.answer(town.clerk, proposal, decision=ProposalStatus.DONE, text="路灯已安装")
+    assert done.status == ProposalStatus.DONE and done.matter == ours
+    assert list(ours.proposals.all()) == [proposal]
+
+
+def test_declining_needs_a_reason(town):
+    with clock.frozen(NOW):
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="建停车场", body="车位不够"
+        )
+        with pytest.raises(DomainError) as blank:
+            proposals.answer(town.clerk, proposal, decision=ProposalStatus.DECLINED, text="  ")
+        assert blank.value.code == "proposal.answer_required"
+        with pytest.raises(DomainError):
+            proposals.answer(town.clerk, proposal, decision=ProposalStatus.OPEN, text="再议")
+        declined = proposals.answer(
+            town.clerk, proposal, decision=ProposalStatus.DECLINED, text="规划不允许占用绿地"
+        )
+        with pytest.raises(Conflict):
+            proposals.support(town.users["wang"], proposal)
+    assert declined.status == ProposalStatus.DECLINED and declined.answer == "规划不允许占用绿地"
+
+
+def test_a_micro_wish_is_claimed_and_fulfilled_with_a_photo(town):
+    unverified = user_with(Role.RESIDENT, town.tree.community_a, username="unverified")
+    with clock.frozen(NOW) as travel:
+        wish = proposals.raise_proposal(
+            town.users["zhao"], kind=ProposalKind.WISH, title="一台收音机", body="想听川剧"
+        )
+        plain = proposals.raise_proposal(town.users["zhao"], kind=ProposalKind.PROPOSAL, title="x", body="y")
+        with pytest.raises(DomainError):
+            proposals.claim_wish(town.users["wang"], plain, claimant="王芳")
+        with pytest.raises(DomainError):
+            proposals.claim_wish(town.users["wang"], wish, claimant=" ")
+        with pytest.raises(PermissionDenied):
+            proposals.claim_wish(unverified, wish, claimant="热心人")
+        with pytest.raises(PermissionDenied):
+            proposals.claim_wish(town.outsider_staff, wish, claimant="金鱼社区")
+        with pytest.raises(Conflict):
+            proposals.fulfil_wish(town.users["wang"], wish, photo=png())  # not claimed yet
+        claimed = proposals.claim_wish(town.users["wang"], wish, claimant="王芳志愿服务队")
+        assert claimed.status == ProposalStatus.CLAIMED and claimed.claimed_by == town.users["wang"]
+        with pytest.raises(Conflict):
+            proposals.claim_wish(town.users["li"], wish, claimant="李明")
+        for stranger in (town.users["li"], town.outsider_staff):
+            with pytest.raises(PermissionDenied):
+                proposals.fulfil_wish(stranger, wish, photo=png())
+        with pytest.raises(DomainError) as no_photo:
+            proposals.fulfil_wish(town.users["wang"], wish, photo=None)
+        assert no_photo.value.code == "proposal.photo_required"
+        travel.advance(days=3)
+        done = proposals.fulfil_wish(town.users["wang"], wish, photo=png("收音机.png"), note="已送到家中")
+    assert done.status == ProposalStatus.FULFILLED and done.fulfilled_at == travel.at
+    assert done.fulfilment_note == "已送到家中"
+    photo = done.fulfilment_photo
+    assert photo.content_type == "image/png" and (photo.width, photo.height) == (8, 8)
+    assert photo.uploaded_by == town.users["wang"]
+    assert AuditEntry.objects.filter(action="proposal.fulfil").get().after == {"photo": photo.pk}
+
+
+def test_staff_may_fulfil_a_wish_a_resident_claimed(town):
+    with clock.frozen(NOW):
+        wish = proposals.raise_proposal(
+            town.users["zhao"], kind=ProposalKind.WISH, title="轮椅", body="腿脚不便"
+        )
+        proposals.claim_wish(town.users["sun"], wish, claimant="孙七")
+        with pytest.raises(DomainError):  # not a picture
+            proposals.fulfil_wish(
+                town.clerk, wish, photo=SimpleUploadedFile("a.png", b"not an image", content_type="image/png")
+            )
+        done = proposals.fulfil_wish(town.clerk, wish, photo=png())
+    assert done.status == ProposalStatus.FULFILLED and done.fulfilment_photo is not None
+
+
+# ================================================================ matters and their steps
+
+
+def test_four_two_steps_only_in_order_with_closed_votes_and_publications(town):
+    with clock.frozen(NOW) as travel:
+        matter = matters.create_matter(
+            town.clerk, region=town.tree.community_a, title="修建村道", process=Process.FOUR_TWO
+        )
+        with pytest.raises(Conflict) as early:
+            matters.record_step(town.clerk, matter, code="discuss", held_on=TODAY, minutes="商议")
+        assert early.value.code == "matter.step_order" and "村党组织提议" in early.value.message
+        with pytest.raises(DomainError):
+            matters.record_step(town.clerk, matter, code="vote", held_on=TODAY)
+        with pytest.raises(DomainError):
+            matters.record_step(town.clerk, matter, code="propose", held_on=TODAY + dt.timedelta(days=1))
+        with pytest.raises(PermissionDenied):
+            matters.record_step(town.outsider_staff, matter, code="propose", held_on=TODAY)
+        matters.record_step(town.clerk, matter, code="propose", held_on=TODAY, participants="村党支部")
+        with pytest.raises(Conflict) as again:
+            matters.record_step(town.clerk, matter, code="propose", held_on=TODAY)
+        assert again.value.code == "matter.step_recorded"
+        matters.record_step(town.clerk, matter, code="discuss", held_on=TODAY, photos=[png()])
+        with pytest.raises(Conflict) as no_vote:
+            matters.record_step(town.clerk, matter, code="review", held_on=TODAY)
+        assert no_vote.value.code == "matter.vote_not_closed"
+
+        with pytest.raises(DomainError) as wrong_rule:
+            new_vote(town, matter, VoteRule.VILLAGERS, step="review")
+        assert wrong_rule.value.code == "vote.rule_not_allowed"
+        decide_early = new_vote(town, matter, VoteRule.REPRESENTATIVES, step="decide", days=30)
+        with pytest.raises(Conflict) as not_reached:
+            votes.open_vote(town.clerk, decide_early)
+        assert not_reached.value.code == "vote.step_not_reached"
+        review = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
+        with pytest.raises(Conflict):
+            matters.record_step(town.clerk, matter, code="review", held_on=TODAY)  # still open
+        votes.cast_online(town.users["sun"], review, pick(review))
+        travel.advance(days=11)
+        assert votes.close_vote(town.clerk, review).questions[0]["passed"] is True
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="党员大会审议")
+
+        decide = votes.open_vote(town.clerk, decide_early)
+        for resident in (town.wang, town.li, town.zhao):
+            votes.add_elector(town.clerk, decide, resident=resident, reason="村民代表")
+        for name in ("wang", "li"):
+            votes.cast_online(town.users[name], decide, pick(decide))
+        with pytest.raises(Conflict):
+            matters.record_step(town.clerk, matter, code="decide", held_on=clock.today())
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, decide).questions[0]
+        assert (outcome["valid"], outcome["passed"]) == (True, True)  # 2 of 3 present, 2 of 2 agree
+        matters.record_step(town.clerk, matter, code="decide", held_on=clock.today(), minutes="代表会议决议")
+
+        with pytest.raises(Conflict) as incomplete:
+            matters.close_matter(town.clerk, matter)
+        assert incomplete.value.code == "matter.steps_missing" and "决议公开" in incomplete.value.message
+        with pytest.raises(Conflict):
+            matters.record_step(town.clerk, matter, code="publish_result", held_on=clock.today(), minutes="x")
+        with pytest.raises(DomainError) as empty:
+            matters.record_step(town.clerk, matter, code="publish_decision", held_on=clock.today())
+        assert empty.value.code == "matter.text_required"
+        matters.record_step(
+            town.clerk, matter, code="publish_decision", held_on=clock.today(), minutes="决议：修建村道"
+        )
+        with pytest.raises(Conflict) as still:
+            matters.close_matter(town.clerk, matter)
+        assert "实施结果公开" in still.value.message
+        travel.advance(days=30)
+        matters.record_step(
+            town.clerk, matter, code="publish_result", held_on=clock.today(), minutes="村道已建成"
+        )
+        closed = matters.close_matter(town.clerk, matter)
+        with pytest.raises(Conflict):
+            matters.close_matter(town.clerk, matter)
+        with pytest.raises(Conflict):
+            new_vote(town, Matter.objects.get(pk=matter.pk), VoteRule.VILLAGERS, step="decide")
+        with pytest.raises(Conflict):
+            matters.add_task(town.clerk, matter, title="养护", owner="村委会")
+
+    assert closed.status == MatterStatus.CLOSED and closed.closed_at == travel.at
+    assert list(matter.steps.values_list("code", flat=True)) == [
+        "propose",
+        "discuss",
+        "review",
+        "decide",
+        "publish_decision",
+        "publish_result",
+    ]
+    assert matter.steps.get(code="discuss").attachments.count() == 1
+    published = {p.step_code: p for p in Publication.objects.filter(matter=matter)}
+    assert set(published) == {"publish_decision", "publish_result"}
+    assert published["publish_decision"].title == "修建村道：决议公开"
+    assert published["publish_decision"].content == "决议：修建村道"
+    assert published["publish_result"].region == town.tree.community_a
+    assert published["publish_result"].published_by == town.clerk
+
+
+def test_no_vote_is_created_for_a_matter_closed_meanwhile(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.RESIDENTS))
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, vote)
+        for code in ("decide", "publish_decision"):
+            matters.record_step(town.clerk, matter, code=code, held_on=clock.today(), minutes="记录")
+        matters.close_matter(town.clerk, Matter.objects.get(pk=matter.pk))  # another request
+        with pytest.raises(Conflict):
+            new_vote(town, matter, VoteRule.RESIDENTS)
+    assert Vote.objects.filter(matter=matter).count() == 1
+
+
+def test_a_matter_is_created_at_community_level_with_a_known_process(town):
+    with clock.frozen(NOW):
+        with pytest.raises(DomainError):
+            matters.create_matter(
+                town.clerk, region=town.tree.grid_a1, title="x", process=Process.CONSULTATION
+            )
+        with pytest.raises(DomainError):
+            matters.create_matter(town.clerk, region=town.tree.community_a, title="x", process="referendum")
+        with pytest.raises(DomainError) as compound:
+            matters.create_matter(
+                town.clerk, region=town.tree.community_a, title="x", process=Process.OWNERS_ASSEMBLY
+            )
+        assert compound.value.code == "matter.compound_required"
+        with pytest.raises(PermissionDenied):
+            matters.create_matter(
+                town.outsider_staff, region=town.tree.community_a, title="x", process=Process.CONSULTATION
+            )
+
+
+def test_consultation_ends_in_a_written_outcome_and_tasks(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.CONSULTATION, upto=("prepare",), title="小区停车")
+        matters.record_step(
+            town.clerk,
+            matter,
+            code="consult",
+            held_on=TODAY,
+            participants="居民代表、物业公司、业主委员会、派出所",
+            minutes="协商会议记录",
+        )
+        with pytest.raises(DomainError):
+            matters.record_step(town.clerk, matter, code="outcome", held_on=TODAY, minutes="")
+        with pytest.raises(Conflict):
+            matters.close_matter(town.clerk, matter)
+        matters.record_step(town.clerk, matter, code="outcome", held_on=TODAY, minutes="划定临时停车位40个")
+        with pytest.raises(DomainError):
+            matters.add_task(town.clerk, matter, title="划线", owner=" ")
+        task = matters.add_task(
+            town.clerk, matter, title="施划停车位", owner="物业公司", due_on=TODAY + dt.timedelta(days=30)
+        )
+        with pytest.raises(PermissionDenied):
+            matters.complete_task(town.outsider_staff, task, note="完成")
+        travel.advance(days=7)
+        done = matters.complete_task(town.clerk, task, note="已施划40个车位")
+        with pytest.raises(Conflict):
+            matters.complete_task(town.clerk, task, note="again")
+        closed = matters.close_matter(town.clerk, matter)
+    assert closed.outcome == "划定临时停车位40个" and closed.status == MatterStatus.CLOSED
+    assert done.done_on == dt.date(2027, 3, 8) and done.done_note == "已施划40个车位"
+    assert list(matter.tasks.values_list("title", "owner")) == [("施划停车位", "物业公司")]
+    assert not Publication.objects.filter(matter=matter).exists()
+    assert AuditEntry.objects.filter(action="matter.task_done").count() == 1
+
+
+# ================================================================ opening and casting
+
+
+def test_a_vote_opens_only_before_its_deadline_and_once(town):
+    with clock.frozen(NOW):
+        matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+        late = votes.create_vote(
+            town.clerk,
+            matter,
+            title="过期",
+            rule=VoteRule.RESIDENTS,
+            closes_at=clock.now() - dt.timedelta(minutes=1),
+            questions=[{"text": "是否同意", "kind": "yes_no"}],
+        )
+        with pytest.raises(DomainError) as past:
+            votes.open_vote(town.clerk, late)
+        assert past.value.code == "vote.deadline_past"
+        with pytest.raises(DomainError):
+            new_vote(town, matter, VoteRule.OWNERS)  # not a rule of a residents' meeting
+        vote = new_vote(town, matter, VoteRule.RESIDENTS)
+        with pytest.raises(Conflict):
+            votes.cast_online(town.users["zhang"], vote, pick(vote))  # still a draft
+        with pytest.raises(PermissionDenied):
+            votes.open_vote(town.outsider_staff, vote)
+        votes.open_vote(town.clerk, vote)
+        with pytest.raises(Conflict):
+            votes.open_vote(town.clerk, vote)
+    late.refresh_from_db()
+    assert late.status == VoteStatus.DRAFT and not Elector.objects.filter(vote=late).exists()
+
+
+def test_a_vote_opens_only_when_its_step_is_next(town):
+    with clock.frozen(NOW):
+        matter = matter_at(town, Process.RESIDENTS_MEETING)
+        vote = new_vote(town, matter, VoteRule.RESIDENTS)
+        with pytest.raises(Conflict):
+            votes.open_vote(town.clerk, vote)
+        matters.record_step(town.clerk, matter, code="convene", held_on=TODAY, minutes="通知")
+        votes.open_vote(town.clerk, vote)
+
+
+def test_no_ballot_after_the_deadline_or_after_closing(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, days=2)
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        travel.to(vote.closes_at)
+        with pytest.raises(Conflict) as deadline:
+            votes.cast_online(town.users["wang"], vote, pick(vote))
+        assert deadline.value.code == "vote.deadline_passed"
+        votes.close_vote(town.clerk, vote)
+        for name in ("wang", "zhang"):
+            with pytest.raises(Conflict) as closed:
+                votes.cast_online(town.users[name], vote, pick(vote, "no"))
+            assert closed.value.code == "vote.closed"
+        with pytest.raises(Conflict):
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "李明"), choices=pick(vote))
+        with pytest.raises(Conflict):
+            votes.close_vote(town.clerk, vote)
+    assert Ballot.objects.filter(vote=vote).count() == 1
+    assert Participation.objects.filter(vote=vote).count() == 1
+
+
+def test_nobody_votes_twice(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        receipt = votes.cast_online(town.users["zhang"], vote, pick(vote))
+        with pytest.raises(Conflict) as twice:
+            votes.cast_online(town.users["zhang"], vote, pick(vote, "no"))
+        assert twice.value.code == "vote.already_voted"
+        with pytest.raises(Conflict) as paper:
+            votes.enter_paper_ballot(
+                town.clerk, vote, elector=elector(vote, "张三"), choices=pick(vote, "no")
+            )
+        assert paper.value.code == "vote.already_voted"
+        with pytest.raises(PermissionDenied):
+            votes.cast_online(town.users["neighbour"], vote, pick(vote))
+        with pytest.raises(PermissionDenied):
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "张小宝"), choices=pick(vote))
+    assert Participation.objects.filter(vote=vote).count() == 1
+    assert Participation.objects.get(vote=vote).elector == elector(vote, "张三")
+    assert Ballot.objects.filter(vote=vote).count() == 1
+    assert not PaperEntry.objects.exists()
+    assert [b["choices"] for b in votes.receipt_ballots(vote, receipt)] == [["同意"]]
+    assert votes.receipt_ballots(vote, "AAAA-BBBB-CCCC") == []
+
+
+def test_a_paper_ballot_needs_two_different_staff_who_agree(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        zhao = elector(vote, "赵六")
+        with pytest.raises(PermissionDenied):
+            votes.enter_paper_ballot(town.users["wang"], vote, elector=zhao, choices=pick(vote))
+        with pytest.raises(PermissionDenied):
+            votes.enter_paper_ballot(town.outsider_staff, vote, elector=zhao, choices=pick(vote))
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "no"))
+        with pytest.raises(Conflict) as pending:
+            votes.enter_paper_ballot(town.checker, vote, elector=zhao, choices=pick(vote, "no"))
+        assert pending.value.code == "ballot.entry_pending"
+        with pytest.raises(PermissionDenied) as same:
+            votes.confirm_paper_ballot(town.clerk, entry, choices=pick(vote, "no"))
+        assert same.value.code == "ballot.same_person"
+        with pytest.raises(Conflict) as differ:
+            votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "yes"))
+        assert differ.value.code == "ballot.entries_differ"
+        assert PaperEntry.objects.filter(pk=entry.pk).exists()
+        assert not Participation.objects.filter(vote=vote).exists() and vote.ballots.count() == 0
+        receipt = votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+    participation = Participation.objects.get(vote=vote)
+    assert participation.elector == zhao and participation.channel == Channel.PAPER
+    assert participation.cast_by == town.clerk and participation.confirmed_by == town.checker
+    assert not PaperEntry.objects.exists()
+    assert [b["choices"] for b in votes.receipt_ballots(vote, receipt)] == [["不同意"]]
+
+
+def test_a_proxy_ballot_needs_the_signed_authorisation(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        li = elector(vote, "李明")
+        with pytest.raises(DomainError) as missing:
+            votes.enter_paper_ballot(town.clerk, vote, elector=li, choices=pick(vote), proxy_name="李母")
+        assert missing.value.code == "ballot.proxy_incomplete"
+        with pytest.raises(DomainError):
+            votes.enter_paper_ballot(
+                town.clerk, vote, elector=li, choices=pick(vote), proxy_authorisation=png()
+            )
+        with pytest.raises(DomainError):  # the authorisation must be a picture of the signed form
+            votes.enter_paper_ballot(
+                town.clerk,
+                vote,
+                elector=li,
+                choices=pick(vote),
+                proxy_name="李母",
+                proxy_authorisation=SimpleUploadedFile("委托书.png", b"text", content_type="image/png"),
+            )
+        assert not PaperEntry.objects.exists()
+        entry = votes.enter_paper_ballot(
+            town.clerk, vote, elector=li, choices=pick(vote), proxy_name="李母", proxy_authorisation=png()
+        )
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+    participation = Participation.objects.get(vote=vote)
+    assert participation.channel == Channel.PROXY and participation.proxy_name == "李母"
+    assert participation.proxy_authorisation.content_type == "image/png"
+    assert Ballot.objects.get(vote=vote).channel == Channel.PROXY
+
+
+def test_closing_waits_for_pending_paper_entries(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"), choices=pick(vote))
+        travel.advance(days=11)
+        with pytest.raises(Conflict) as pending:
+            votes.close_vote(town.clerk, vote)
+        assert pending.value.code == "vote.entries_pending"
+        with pytest.raises(DomainError):
+            votes.discard_paper_entry(town.checker, entry, reason="")
+        votes.discard_paper_entry(town.checker, entry, reason="选票填写不清，作废")
+        result = votes.close_vote(town.clerk, vote)
+    assert result.participants == 0 and result.electorate == 5
+    assert AuditEntry.objects.get(action="vote.paper_discard").after["reason"] == "选票填写不清，作废"
+
+
+def test_changing_a_ballot_replaces_it_and_the_tally_counts_the_new_one(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, allow_change=True)
+        first = votes.cast_online(town.users["wang"], vote, pick(vote, "yes"))
+        travel.advance(hours=1)
+        second = votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+        zhao = elector(vote, "赵六")
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "yes"))
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "yes"))
+        with pytest.raises(Conflict):  # a paper ballot is final even when online ones may change
+            votes.cast_online(town.users["zhao"], vote, pick(vote, "no"))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    old, new, paper = Ballot.objects.filter(vote=vote).order_by("seq")
+    assert old.replaced is True and new.replaced is False and new.replaces == old
+    assert old.elector == new.elector == elector(vote, "王芳")
+    assert Participation.objects.filter(vote=vote).count() == 2
+    assert Participation.objects.get(vote=vote, elector__name="王芳").at == new.cast_at
+    assert option_count(result, "yes") == 1 and option_count(result, "no") == 1
+    assert result.questions[0]["ballots"] == 2 and result.participants == 2
+    assert votes.verify(vote).ok
+    assert votes.receipt_ballots(vote, first)[0]["counted"] is False
+    assert votes.receipt_ballots(vote, second)[0]["counted"] is True
+    assert AuditEntry.objects.filter(action="vote.change").count() == 1
+
+
+def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, pick(vote, "yes"))
+        with pytest.raises(Conflict):
+            votes.cast_online(town.users["zhang"], vote, pick(vote, "no"))
+        votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"), choices=pick(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert Ballot.objects.filter(vote=vote).count() == 3
+    assert not Ballot.objects.filter(vote=vote, elector__isnull=False).exists()
+    assert sorted(Participation.objects.filter(vote=vote).values_list("elector__name", flat=True)) == [
+        "张三",
+        "王芳",
+        "赵六",
+    ]
+    assert not PaperEntry.objects.exists()
+    assert option_count(result, "yes") == 2 and option_count(result, "no") == 1
+    for entry in AuditEntry.objects.filter(action__in=["vote.cast", "vote.paper_confirm"]):
+        assert "elector" not in (entry.after or {})
+    assert votes.verify(vote).ok
+
+
+def test_a_secret_ballot_keeps_only_the_day_it_was_cast(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        for name in ("zhang", "wang", "li"):
+            travel.advance(minutes=7)
+            votes.cast_online(town.users[name], vote, pick(vote))
+    cast_times = set(Ballot.objects.filter(vote=vote).values_list("cast_at", flat=True))
+    voted_times = set(Participation.objects.filter(vote=vote).values_list("at", flat=True))
+    assert len(voted_times) == 3 and not cast_times & voted_times
+    assert cast_times == {timezone.make_aware(dt.datetime(2027, 3, 1))}  # local midnight
+    assert votes.verify(vote).ok
+
+
+def test_a_secret_ballot_keeps_the_local_day(town):
+    with clock.frozen("2027-03-01T23:30+00:00"):  # 2 March, 07:30 in Beijing
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+    assert timezone.localdate(Ballot.objects.get(vote=vote).cast_at) == dt.date(2027, 3, 2)
+
+
+def test_closing_relinks_secret_ballots_so_their_order_is_not_the_voting_order(town, monkeypatch):
+    """Ballots are re-linked in a random order at closing; reversing stands in for the shuffle."""
+    monkeypatch.setattr(votes, "_shuffle", lambda items: items.reverse())
+    choice = {"text": "选择方案", "kind": "single", "options": ["一", "二", "三", "四", "五"]}
+    chosen = {"zhang": "一", "wang": "二", "li": "三", "zhao": "四", "sun": "五"}
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True, questions=[choice])
+        receipts = {}
+        for name, label in chosen.items():
+            travel.advance(minutes=7)
+            receipts[name] = votes.cast_online(town.users[name], vote, labels(vote, label))
+        cast_ids = set(Ballot.objects.filter(vote=vote).values_list("pk", flat=True))
+        travel.advance(days=30)
+        votes.close_vote(town.clerk, vote)
+    options = {o.pk: o.label for o in vote.questions.get().options.all()}
+    relinked = list(Ballot.objects.filter(vote=vote).order_by("pk"))
+    assert not cast_ids & {b.pk for b in relinked}  # new rows: row ids no longer follow the voting order
+    assert [b.seq for b in relinked] == [1, 2, 3, 4, 5]
+    assert [options[b.choices[0]] for b in relinked] == ["五", "四", "三", "二", "一"]
+    assert votes.verify(vote).ok
+    assert votes.receipt_ballots(vote, receipts["zhang"])[0]["choices"] == ["一"]
+
+
+def test_closing_refuses_to_relink_a_broken_secret_chain(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        Ballot.objects.filter(vote=vote).update(area=1)
+        travel.advance(days=30)
+        with pytest.raises(Conflict) as refused:
+            votes.close_vote(town.clerk, vote)
+    assert refused.value.code == "vote.chain_broken"
+    assert Vote.objects.get(pk=vote.pk).status == VoteStatus.OPEN
+
+
+def test_a_secret_vote_cannot_allow_changing_ballots(town):
+    with clock.frozen(NOW):
+        matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+        with pytest.raises(DomainError) as refused:
+            new_vote(town, matter, VoteRule.RESIDENTS, secret=True, allow_change=True)
+        assert refused.value.code == "vote.secret_final"
+        assert not Vote.objects.exists()
+        vote = new_vote(town, matter, VoteRule.RESIDENTS, secret=True)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Vote.objects.filter(pk=vote.pk).update(allow_change=True)
+
+
+def test_a_paper_only_vote_takes_no_online_ballots(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town, online=False)
+        with pytest.raises(Conflict) as paper_only:
+            votes.cast_online(town.users["zhang"], vote, pick(vote))
+    assert paper_only.value.code == "vote.paper_only"
+
+
+# ================================================================ choices and counting
+
+
+def test_a_multiple_choice_question_takes_at_most_k_options(town):
+    questions = [
+        {
+            "text": "改造哪些设施",
+            "kind": "multiple",
+            "max_choices": 2,
+            "options": ["路灯", "健身器材", "充电桩"],
+        },
+        {"text": "是否同意", "kind": "yes_no"},
+    ]
+    with clock.frozen(NOW) as travel:
+        with pytest.raises(DomainError):
+            residents_vote(
+                town, questions=[{"text": "x", "kind": "multiple", "max_choices": 4, "options": ["a", "b"]}]
+            )
+        vote = residents_vote(town, questions=questions)
+        multiple, yes_no = vote.questions.order_by("order")
+        ids = {o.label: o.pk for o in multiple.options.all()}
+        yes = yes_no.options.get(code="yes").pk
+        with pytest.raises(DomainError) as too_many:
+            votes.cast_online(town.users["zhang"], vote, {multiple.pk: list(ids.values()), yes_no.pk: [yes]})
+        assert too_many.value.code == "ballot.bad_choice" and "最多选2项" in too_many.value.message
+        for bad in (
+            {multiple.pk: [ids["路灯"], ids["路灯"]], yes_no.pk: [yes]},  # the same option twice
+            {multiple.pk: [yes], yes_no.pk: [yes]},  # an option of another question
+            {multiple.pk: [ids["路灯"]]},  # a question left out
+            {multiple.pk: [ids["路灯"]], yes_no.pk: [yes], 999_999: [1]},  # a question of no vote
+            {multiple.pk: ["路灯"], yes_no.pk: [yes]},
+        ):
+            with pytest.raises(DomainError):
+                votes.cast_online(town.users["zhang"], vote, bad)
+        assert not Participation.objects.exists() and not Ballot.objects.exists()
+        votes.cast_online(
+            town.users["zhang"], vote, {multiple.pk: [ids["路灯"], ids["充电桩"]], yes_no.pk: [yes]}
+        )
+        votes.cast_online(
+            town.users["wang"], vote, {str(multiple.pk): [str(ids["充电桩"])], str(yes_no.pk): yes}
+        )
+        votes.cast_online(
+            town.users["li"], vote, {multiple.pk: [ids["充电桩"], ids["健身器材"]], yes_no.pk: [yes]}
+        )
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    facilities = result.questions[0]
+    assert {o["label"]: o["count"] for o in facilities["options"]} == {"路灯": 1, "健身器材": 1, "充电桩": 3}
+    assert facilities["ballots"] == 3
+    assert facilities["adopted"] == ["充电桩"]  # 3 of 3 present; valid with 3 of 5 present
+    assert Ballot.objects.filter(vote=vote).count() == 6
+
+
+def test_an_election_elects_candidates_with_a_majority_of_ballots_when_turnout_is_met(town):
+    candidates = {
+        "text": "选举居民小组长（应选2名）",
+        "kind": "election",
+        "max_choices": 2,
+        "options": ["甲", "乙", "丙", "丁"],
+    }
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+        with pytest.raises(DomainError) as kind:
+            new_vote(town, matter, VoteRule.ELECTION, questions=[{"text": "是否同意", "kind": "yes_no"}])
+        assert kind.value.code == "vote.election_kind"
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.ELECTION, questions=[candidates]))
+        with pytest.raises(DomainError):
+            votes.cast_online(town.users["zhang"], vote, labels(vote, "甲", "乙", "丙"))
+        votes.cast_online(town.users["zhang"], vote, labels(vote, "甲", "乙"))
+        votes.cast_online(town.users["wang"], vote, labels(vote, "甲", "丙"))
+        votes.cast_online(town.users["li"], vote, labels(vote, "甲", "乙"))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    outcome = result.questions[0]
+    assert outcome["valid"] is True and outcome["passed"] is True
+    assert outcome["elected"] == ["甲", "乙"]  # 3/3 and 2/3 of ballots; 丙 has 1/3
+    turnout = outcome["thresholds"][0]
+    assert (turnout["fraction"], turnout["requirement"], turnout["met"]) == ("3/5", "> 1/2", True)
+
+
+def test_an_election_with_too_few_voters_elects_nobody(town):
+    candidates = {"text": "选举", "kind": "election", "max_choices": 1, "options": ["甲", "乙"]}
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.ELECTION, questions=[candidates]))
+        votes.cast_online(town.users["zhang"], vote, labels(vote, "甲"))
+        votes.cast_online(town.users["wang"], vote, labels(vote, "甲"))
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, vote).questions[0]
+    assert outcome["valid"] is False and outcome["passed"] is False and outcome["elected"] == []
+    assert outcome["thresholds"][0]["fraction"] == "2/5"
+
+
+def test_a_residents_meeting_with_exactly_half_present_is_not_valid(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        votes.remove_elector(town.clerk, elector(vote, "孙七"), reason="长期外出务工")
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["wang"], vote, pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    outcome = result.questions[0]
+    assert result.electorate == 4 and result.participants == 2
+    assert outcome["valid"] is False and outcome["passed"] is False
+    quorum = outcome["thresholds"][0]
+    assert (quorum["fraction"], quorum["requirement"], quorum["met"]) == ("1/2", "> 1/2", False)
+
+
+def test_a_residents_meeting_with_more_than_half_present_decides_by_majority_of_those_present(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        for name, code in (("zhang", "yes"), ("wang", "yes"), ("li", "no"), ("zhao", "abstain")):
+            votes.cast_online(town.users[name], vote, pick(vote, code))
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, vote).questions[0]
+    assert outcome["valid"] is True
+    assert outcome["passed"] is False  # 2 of 4 present agree: not more than half
+    assert [t["fraction"] for t in outcome["thresholds"]] == ["4/5", "1/2"]
+
+
+def _households(town):
+    """Give every adult of community A a household: H101 张三 (and his child), H201 王芳, H202 李明 and
+    赵六, H203 孙七; and two more adults in H101."""
+    h101 = town.zhang.household
+    h201, h202, h203 = (
+        people.create_household(SYSTEM, town.tree.grid_a1, number=number)
+        for number in ("H201", "H202", "H203")
+    )
+    Resident.objects.filter(pk=town.wang.pk).update(household=h201)
+    Resident.objects.filter(pk__in=[town.li.pk, town.zhao.pk]).update(household=h202)
+    Resident.objects.filter(pk=town.sun.pk).update(household=h203)
+    person(town.tree.grid_a1, "刘芬", dt.date(1972, 2, 2), household=h101)
+    person(town.tree.grid_a1, "张大宝", dt.date(2000, 2, 2), household=h101)
+
+
+def test_a_villagers_meeting_is_valid_with_two_thirds_of_households_represented(town):
+    with clock.frozen(NOW) as travel:
+        _households(town)
+        matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
+        for name, code in (("zhang", "yes"), ("wang", "yes"), ("sun", "no")):
+            votes.cast_online(town.users[name], vote, pick(vote, code))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    outcome = result.questions[0]
+    assert result.electorate == 7
+    fractions = {t["code"]: (t["fraction"], t["met"]) for t in outcome["thresholds"]}
+    assert fractions == {
+        "participation_villagers": ("3/7", False),
+        "participation_households": ("3/4", True),
+        "yes": ("2/3", True),
+    }
+    assert outcome["valid"] is True and outcome["passed"] is True
+
+
+def test_a_villagers_meeting_is_not_valid_below_both_bases(town):
+    with clock.frozen(NOW) as travel:
+        _households(town)
+        matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
+        votes.cast_online(town.users["li"], vote, pick(vote))
+        votes.cast_online(town.users["zhao"], vote, pick(vote))  # the same household as 李明
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, vote).questions[0]
+    fractions = {t["code"]: (t["fraction"], t["met"]) for t in outcome["thresholds"]}
+    assert fractions["participation_villagers"] == ("3/7", False)
+    assert fractions["participation_households"] == ("1/2", False)  # 2 of 4 households
+    assert outcome["valid"] is False and outcome["passed"] is False
+
+
+def test_villagers_without_a_recorded_household_still_count_as_households(town):
+    # Only 张三's household is recorded; 王芳, 李明, 赵六 and 孙七 live in households of their own.
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
+        votes.cast_online(town.users["zhang"], vote, pick(vote))  # 1 villager of 5
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, vote).questions[0]
+    assert outcome["valid"] is False
+
+
+def test_a_party_members_meeting_counts_full_members_only(town):
+    with clock.frozen(NOW) as travel:
+        person(town.tree.grid_a1, "吴预备", dt.date(1995, 1, 1), political_status="预备党员")
+        for name in ("甲党员", "乙党员"):
+            person(town.tree.grid_a1, name, dt.date(1960, 1, 1), political_status="中共党员")
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
+        votes.cast_online(town.users["sun"], vote, pick(vote))
+        entry = votes.enter_paper_ballot(
+            town.clerk, vote, elector=elector(vote, "甲党员"), choices=pick(vote)
+        )
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        with pytest.raises(PermissionDenied):
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "吴预备"), choices=pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert result.electorate == 3
+    assert [t["fraction"] for t in result.questions[0]["thresholds"]] == ["2/3", "1/1"]
+    assert result.questions[0]["passed"] is True
+
+
+# ================================================================ the hash chain
+
+
+def _closed_owners_vote(town) -> Vote:
+    """An owners' vote with a changed ballot: #1 张三 yes, #2 李明 yes, #3 赵六 no (replaced by #4 yes)."""
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.OWNERS_ASSEMBLY, upto=("announce",), compound="阳光小区")
+        vote = votes.open_vote(
+            town.clerk, new_vote(town, matter, VoteRule.OWNERS, days=16, allow_change=True)
+        )
+        for name, code in (("zhang", "yes"), ("li", "yes"), ("zhao", "no"), ("zhao", "yes")):
+            travel.advance(minutes=10)
+            votes.cast_online(town.users[name], vote, pick(vote, code))
+        travel.advance(days=16)
+        votes.close_vote(town.clerk, vote)
+    return vote
+
+
+def _swap_seq(vote, a: int, b: int) -> None:
+    ballots = Ballot.objects.filter(vote=vote)
+    ballots.filter(seq=a).update(seq=10_000)
+    ballots.filter(seq=b).update(seq=a)
+    ballots.filter(seq=10_000).update(seq=b)
+
+
+def _edit_questions(vote) -> None:
+    result = Result.objects.get(vote=vote)
+    result.questions[0]["options"][0]["count"] += 1
+    result.save(update_fields=["questions"])
+
+
+TAMPERING = {
+    "choices": lambda vote: Ballot.objects.filter(vote=vote, seq=1).update(
+        choices=[vote.questions.get().options.get(code="no").pk]
+    ),
+    "area": lambda vote: Ballot.objects.filter(vote=vote, seq=2).update(area=Decimal("1000.00")),
+    "cast_at": lambda vote: Ballot.objects.filter(vote=vote, seq=2).update(
+        cast_at=Ballot.objects.get(vote=vote, seq=2).cast_at - dt.timedelta(seconds=1)
+    ),
+    "delete a ballot": lambda vote: Ballot.objects.filter(vote=vote, seq=2).delete(),
+    "delete the last ballot": lambda vote: Ballot.objects.filter(vote=vote, seq=4).delete(),
+    "reorder seq": lambda vote: _swap_seq(vote, 1, 2),
+    "flip replaced": lambda vote: Ballot.objects.filter(vote=vote, seq=1).update(replaced=True),
+    "result questions": _edit_questions,
+    "result participants": lambda vote: Result.objects.filter(vote=vote).update(participants=4),
+}
+
+
+def test_an_untouched_chain_verifies(town):
+    vote = _closed_owners_vote(town)
+    check = votes.verify(vote)
+    assert check.ok and check.ballots == 4
+    ballots = list(Ballot.objects.filter(vote=vote).order_by("seq"))
+    assert ballots[0].prev_hash == "0" * 64
+    assert all(b.prev_hash == a.hash for a, b in zip(ballots, ballots[1:], strict=False))
+    assert [b.replaced for b in ballots] == [False, False, True, False] and ballots[3].replaces == ballots[2]
+    result = Result.objects.get(vote=vote)
+    assert result.chain_head == ballots[-1].hash and result.hash == chain.result_hash(result)
+    assert str(result.participant_area) == "360.00" and result.participants == 3
+
+
+@pytest.mark.parametrize("tamper", TAMPERING.values(), ids=TAMPERING.keys())
+def test_any_change_to_ballots_or_result_fails_verification(town, tamper):
+    vote = _closed_owners_vote(town)
+    tamper(vote)
+    assert not votes.verify(vote).ok
+
+
+def test_verification_names_the_altered_ballot(town):
+    vote = _closed_owners_vote(town)
+    Ballot.objects.filter(vote=vote, seq=3).update(area=Decimal("61.00"))
+    check = votes.verify(vote)
+    assert not check.ok and check.seq == 3
+
+
+def test_a_reopened_tally_fails_verification_even_with_a_recomputed_seal(town):
+    vote = _closed_owners_vote(town)
+    result = Result.objects.get(vote=vote)
+    result.questions[0]["passed"] = not result.questions[0]["passed"]
+    result.hash = chain.result_hash(result)
+    result.save()
+    check = votes.verify(vote)
+    assert not check.ok and "重新计票" in check.problem
+
+
+def test_a_resealed_turnout_fails_verification(town):
+    vote = _closed_owners_vote(town)
+    result = Result.objects.get(vote=vote)
+    result.participants, result.participant_area = 4, Decimal("500.00")
+    result.hash = chain.result_hash(result)
+    result.save()
+    assert not votes.verify(vote).ok
+
+
+def test_an_open_vote_verifies_and_detects_tampering_too(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+    assert votes.verify(vote).ok
+    Vote.objects.filter(pk=vote.pk).update(ballot_count=1)
+    assert not votes.verify(vote).ok
+
+
+# ================================================================ races the database settles
+
+
+def test_a_participation_recorded_meanwhile_refuses_the_online_ballot(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        zhang = elector(vote, "张三")
+        Participation.objects.create(vote=vote, elector=zhang, channel=Channel.ONLINE, at=clock.now())
+        with pytest.raises(Conflict) as refused:
+            votes.cast_online(town.users["zhang"], vote, pick(vote))
+    assert refused.value.code == "vote.already_voted"
+    vote.refresh_from_db()
+    assert vote.ballot_count == 0 and not Ballot.objects.filter(vote=vote).exists()
+
+
+def test_the_unique_participation_settles_a_paper_ballot_racing_an_online_one(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        zhao = elector(vote, "赵六")
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "no"))
+        # 赵六 votes on his phone while the paper ballot waits for its confirmation.
+        Participation.objects.create(vote=vote, elector=zhao, channel=Channel.ONLINE, at=clock.now())
+        with pytest.raises(Conflict) as refused:
+            votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+        assert refused.value.code == "vote.already_voted"
+        votes.cast_online(town.users["zhang"], vote, pick(vote))  # the transaction is still usable
+    assert PaperEntry.objects.filter(pk=entry.pk).exists()
+    assert Participation.objects.get(vote=vote, elector=zhao).channel == Channel.ONLINE
+    assert list(Ballot.objects.filter(vote=vote).values_list("seq", flat=True)) == [1]
+    assert votes.verify(vote).ok
