@@ -67,6 +67,10 @@ ACCOUNTS = [
     DemoAccount("street", "张建国", Role.STREET_STAFF, STREET_CODE, "13900001003", "街道综治中心"),
     DemoAccount("dept", "赵丽", Role.DEPARTMENT_STAFF, "510903", "13900001004", "区综合执法局"),
     DemoAccount("community", "王芳", Role.COMMUNITY_STAFF, _first_community(), "13900001005", "社区党委书记"),
+    # A second person in the community: paper ballots are entered by one and confirmed by another.
+    DemoAccount(
+        "community2", "杨春燕", Role.COMMUNITY_STAFF, _first_community(), "13900001009", "社区居委会委员"
+    ),
     DemoAccount("grid1", "刘洋", Role.GRID_WORKER, _first_community() + "001", "13900001006", "专职网格员"),
     DemoAccount("grid2", "陈静", Role.GRID_WORKER, _first_community() + "002", "13900001007", "专职网格员"),
     DemoAccount("resident", "周小梅", Role.RESIDENT, _first_community(), "13900001008", ""),

@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 
 from gongzhi.core import clock, demo
 from gongzhi.core import services as core_services
-from gongzhi.core.demo import ACCOUNTS, DEMO_PASSWORD, STREET_CODE, DemoAccount
+from gongzhi.core.demo import ACCOUNTS, STREET_CODE
 from gongzhi.core.errors import DomainError
 from gongzhi.core.models import Region, User
 from gongzhi.core.principals import SYSTEM
@@ -66,11 +66,6 @@ RESIDENT_ACCOUNTS = 10  # resident logins in the community besides the demo resi
 REPRESENTATIVES = 15
 RESIDENT_ACCOUNT = next(a for a in ACCOUNTS if a.username == "resident")
 
-
-# The community's second staff login: paper ballots need a second person to confirm them.
-SECOND_STAFF = DemoAccount(
-    "community2", "杨春燕", Role.COMMUNITY_STAFF, COMMUNITY, "13900001009", "社区居委会委员"
-)
 
 # ---------------------------------------------------------------- the compound and its owners' vote
 
@@ -231,22 +226,6 @@ class Timeline:
     def at(self, days_ago: int, hour: int, minute: int = 0) -> dt.datetime:
         day = self.today - dt.timedelta(days=days_ago)
         return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.zone)
-
-
-def _staff_account(community: Region) -> User:
-    user = User.objects.filter(username=SECOND_STAFF.username).first()
-    if user is None:
-        user = core_services.create_user(
-            SYSTEM,
-            username=SECOND_STAFF.username,
-            password=DEMO_PASSWORD,
-            real_name=SECOND_STAFF.real_name,
-            phone=SECOND_STAFF.phone,
-            title=SECOND_STAFF.title,
-            check_password=False,
-        )
-    core_services.grant_role(SYSTEM, user, SECOND_STAFF.role, community)
-    return user
 
 
 def _living_adults(community: Region, today: dt.date):
@@ -711,7 +690,7 @@ def load_deliberation() -> list[str]:
     rng = random.Random(SEED)
     when = Timeline(clock.now().replace(second=0, microsecond=0))
     with transaction.atomic():
-        checker = _staff_account(community)
+        checker = User.objects.get(username="community2")
         logins = _resident_accounts(community, _living_adults(community, when.today), rng)
         account = User.objects.filter(username=RESIDENT_ACCOUNT.username).first()
         demo_resident = account if getattr(account, "resident_record", None) else None
@@ -726,6 +705,5 @@ def load_deliberation() -> list[str]:
         "同意人数达到四分之三而同意面积未达到，未通过",
         f"  四议两公开“{VILLAGE_MATTER}”：党员大会已审议，{REPRESENTATIVES} 名村民代表的决议表决进行中",
         f"  居民会议“{SQUARE_MATTER}”表决进行中，演示居民账号 {RESIDENT_ACCOUNT.username} 可在手机上投票",
-        f"  第二位社区工作人员账号（确认纸质选票）：{SECOND_STAFF.username}（{SECOND_STAFF.real_name}，"
-        f"密码 {DEMO_PASSWORD}）",
+        "  纸质选票由 community 录入、community2 确认",
     ]

@@ -19,7 +19,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, Spacer, TableStyle
 
-from gongzhi.core import clock, pdf
+from gongzhi.core import clock, formats, pdf
 from gongzhi.core.errors import DomainError
 from gongzhi.deliberation.models import QuestionKind, Result, Vote, VoteRule, VoteStatus
 
@@ -212,8 +212,8 @@ def _turnout_table(vote: Vote, result: Result):
     if vote.by_area:
         rows = [
             [_("项目"), _("人数"), _("专有部分面积")],
-            [_("有表决权"), result.electorate, _area(result.electorate_area)],
-            [_("参与表决"), result.participants, _area(result.participant_area)],
+            [_("有表决权"), result.electorate, formats.area(result.electorate_area)],
+            [_("参与表决"), result.participants, formats.area(result.participant_area)],
             [
                 _("参与比例"),
                 _share(result.participants, result.electorate),
@@ -234,8 +234,8 @@ def _tally_table(vote: Vote, outcome: dict):
     label = _("候选人") if outcome["kind"] == QuestionKind.ELECTION else _("选项")
     if vote.by_area:
         rows = [[label, _("票数"), _("专有部分面积")]]
-        rows += [[o["label"], o["count"], _area(o["area"])] for o in outcome["options"]]
-        rows.append([_("本项投票合计"), outcome["ballots"], _area(outcome["area"])])
+        rows += [[o["label"], o["count"], formats.area(o["area"])] for o in outcome["options"]]
+        rows.append([_("本项投票合计"), outcome["ballots"], formats.area(outcome["area"])])
         return pdf.table(rows, col_widths=[WIDTH - 90 * mm, 40 * mm, 50 * mm])
     rows = [[label, _("票数")]]
     rows += [[o["label"], o["count"]] for o in outcome["options"]]
@@ -331,10 +331,6 @@ def _when(moment: dt.datetime | None) -> str:
         return "—"
     local = timezone.localtime(moment)
     return f"{_date(local.date())} {local:%H:%M}"
-
-
-def _area(value) -> str:
-    return f"{Decimal(value):,.2f} ㎡"
 
 
 def _share(part, whole) -> str:

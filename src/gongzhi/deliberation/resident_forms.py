@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gongzhi.core import formats
 from gongzhi.deliberation.models import Elector, ProposalKind, QuestionKind, Vote
 
 # Receipt codes are 12 letters and digits, usually written in groups of four.
@@ -101,7 +102,7 @@ class BallotForm(forms.Form):
 
 
 def _elector_label(elector: Elector) -> str:
-    return f"{elector.units}（{elector.area:,.2f} ㎡）" if elector.units else elector.name
+    return f"{elector.units}（{formats.area(elector.area)}）" if elector.units else elector.name
 
 
 class ReceiptForm(forms.Form):

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gongzhi.core import clock, pdf, scopes, uploads
+from gongzhi.core import clock, formats, pdf, scopes, uploads
 from gongzhi.core.errors import DomainError
 from gongzhi.core.models import Attachment, Level, Region
 from gongzhi.core.roles import Role
@@ -64,10 +64,6 @@ def _pk(value) -> int:
     if not str(value or "").isdigit():
         raise Http404
     return int(value)
-
-
-def _area(value) -> str:
-    return f"{value:,.2f} ㎡"
 
 
 def _communities(user):
@@ -482,9 +478,9 @@ def _turnout(vote):
     figures = queries.turnout(vote)
     return {
         "electorate": figures.electorate,
-        "electorate_area": _area(figures.electorate_area),
+        "electorate_area": formats.area(figures.electorate_area),
         "voted": figures.voted,
-        "voted_area": _area(figures.voted_area),
+        "voted_area": formats.area(figures.voted_area),
         "signed_in": figures.signed_in,
         "pending_paper": figures.pending_paper,
         "quorum": figures.quorum.as_dict() if figures.quorum is not None else None,
@@ -576,7 +572,7 @@ def electors(request, pk: int):
     )
     voted = set(Participation.objects.filter(vote=vote).values_list("elector_id", flat=True))
     for row in rows:
-        row.area_text = _area(row.area)
+        row.area_text = formats.area(row.area)
         row.voted = row.pk in voted
     eligible = [row for row in rows if row.eligible]
     return render(
@@ -586,7 +582,7 @@ def electors(request, pk: int):
             "vote": vote,
             "rows": rows,
             "eligible_count": len(eligible),
-            "eligible_area": _area(sum((row.area for row in eligible), 0)),
+            "eligible_area": formats.area(sum((row.area for row in eligible), 0)),
             "can_manage": manage,
             "query": query,
             "found": found,
