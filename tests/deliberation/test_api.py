@@ -84,6 +84,42 @@ def owners_vote(client, town, *, secret=False) -> dict:
     return {"matter": matter["id"], "vote": vote["id"], "q": str(question["id"]), **codes}
 
 
+def residents_vote(client, town, *, secret=False) -> dict:
+    """Through the API as the clerk: a residents' meeting convened and its vote opened (an owners'
+    vote is always by name, so a secret vote is a meeting's)."""
+    as_(client, town.clerk)
+    matter = post(
+        client,
+        "/matters",
+        {"region": town.tree.community_a.code, "title": "居民公约修订", "process": Process.RESIDENTS_MEETING},
+    ).json()
+    response = post(client, f"/matters/{matter['id']}/steps", {"code": "convene", "held_on": "2026-11-02"})
+    assert response.status_code == 201, response.content
+    response = post(
+        client,
+        f"/matters/{matter['id']}/votes",
+        {
+            "title": "通过居民公约修订稿",
+            "rule": VoteRule.RESIDENTS,
+            "closes_at": "2026-11-09T18:00:00+08:00",
+            "secret": secret,
+            "questions": [{"text": "是否同意修订稿", "kind": "yes_no"}],
+        },
+    )
+    assert response.status_code == 201, response.content
+    vote = post(client, f"/votes/{response.json()['id']}/open").json()
+    question = vote["questions"][0]
+    codes = {o["code"]: o["id"] for o in question["options"]}
+    electors = {e["name"]: e["id"] for e in get(client, f"/votes/{vote['id']}/electors").json()}
+    return {
+        "matter": matter["id"],
+        "vote": vote["id"],
+        "q": str(question["id"]),
+        "electors": electors,
+        **codes,
+    }
+
+
 def ballot(data, option, **extra) -> dict:
     return {"choices": {data["q"]: [data[option]]}, **extra}
 
@@ -244,7 +280,7 @@ def test_another_community_sees_nothing_of_the_vote(client, town, travel):
 
 
 def test_a_secret_vote_never_shows_a_resident_what_anyone_chose(client, town, travel):
-    data = owners_vote(client, town, secret=True)
+    data = residents_vote(client, town, secret=True)
     vote = data["vote"]
     as_(client, town.users["zhang"])
     assert post(client, f"/votes/{vote}/ballots", ballot(data, "yes")).status_code == 201
@@ -358,3 +394,141 @@ def test_bad_input_is_a_clear_400(client, town, travel):
     response = post(client, f"/matters/{data['matter']}/votes", {**spec, "closes_at": "2026-11-20T18:00"})
     assert response.json()["closes_at"] == "2026-11-20T18:00:00+08:00"  # no zone given: Beijing time
     assert not Participation.objects.filter(vote_id=data["vote"]).exists()
+
+
+# ---------------------------------------------------------------- paper ballots, electorate and sign-in
+
+
+def test_a_secret_votes_paper_ballots_are_handed_out_then_entered_without_a_name(client, town, travel):
+    data = residents_vote(client, town, secret=True)
+    vote, zhao = data["vote"], data["electors"]["赵六"]
+    response = post(client, f"/votes/{vote}/paper", ballot(data, "yes"))
+    assert (response.status_code, response.json()["code"]) == (409, "ballot.more_than_handed_out")
+    response = post(client, f"/votes/{vote}/hand-out", {"elector": zhao})
+    assert response.status_code == 201, response.content
+    assert {k: response.json()[k] for k in ("elector", "channel", "handed_out", "entered")} == {
+        "elector": "赵六",
+        "channel": "paper",
+        "handed_out": 1,
+        "entered": 0,
+    }
+    response = post(client, f"/votes/{vote}/hand-out", {"elector": zhao})
+    assert (response.status_code, response.json()["code"]) == (409, "vote.already_voted")
+    # a secret ballot names nobody
+    response = post(client, f"/votes/{vote}/paper", {"elector": zhao, **ballot(data, "yes")})
+    assert (response.status_code, response.json()["code"]) == (400, "ballot.secret_unnamed")
+    response = post(client, f"/votes/{vote}/paper", ballot(data, "yes"))
+    assert response.status_code == 201, response.content
+    entry = response.json()
+    assert (entry["elector"], entry["elector_id"], entry["number"]) == (None, None, 1)
+    response = post(client, f"/votes/{vote}/paper", ballot(data, "no"))
+    assert (response.status_code, response.json()["code"]) == (409, "ballot.more_than_handed_out")
+    as_(client, town.checker)
+    assert post(client, f"/paper/{entry['id']}/confirm", ballot(data, "yes")).status_code == 201
+    assert Ballot.objects.filter(vote_id=vote, elector__isnull=False).count() == 0
+    assert Participation.objects.get(vote_id=vote).elector.name == "赵六"
+
+
+def test_a_named_paper_ballot_needs_its_elector_and_a_pending_one_can_be_discarded(client, town, travel):
+    data = owners_vote(client, town)
+    vote = data["vote"]
+    response = post(client, f"/votes/{vote}/paper", ballot(data, "yes"))
+    assert (response.status_code, response.json()["code"]) == (400, "ballot.elector_required")
+    zhao = next(e["id"] for e in get(client, f"/votes/{vote}/electors").json() if e["name"] == "赵六")
+    response = post(client, f"/votes/{vote}/hand-out", {"elector": zhao})
+    assert (response.status_code, response.json()["code"]) == (400, "ballot.not_secret")
+    entry = post(client, f"/votes/{vote}/paper", {"elector": zhao, **ballot(data, "yes")}).json()
+    assert (entry["elector"], entry["elector_id"]) == ("赵六", zhao)
+
+    url = f"/paper/{entry['id']}/discard"
+    as_(client, town.outsider_staff)
+    assert post(client, url, {"reason": "填写不清"}).status_code == 404
+    as_(client, town.users["zhao"])
+    assert post(client, url, {"reason": "填写不清"}).status_code == 403
+    as_(client, town.checker)
+    response = post(client, url, {"reason": " "})
+    assert (response.status_code, response.json()["code"]) == (400, "elector.reason_required")
+    assert post(client, url, {"reason": "填写不清"}).status_code == 204
+    assert post(client, url, {"reason": "填写不清"}).status_code == 404
+    assert get(client, f"/votes/{vote}").json()["pending_paper"] == []
+
+
+def test_staff_adjust_a_meetings_electorate_with_a_reason(client, town, travel):
+    data = residents_vote(client, town)
+    vote = data["vote"]
+    add = f"/votes/{vote}/electors"
+    as_(client, town.outsider_staff)
+    assert post(client, add, {"resident": town.child.pk, "reason": "x"}).status_code == 404
+    as_(client, town.users["zhang"])
+    assert post(client, add, {"resident": town.child.pk, "reason": "x"}).status_code == 403
+    as_(client, town.clerk)
+    response = post(client, add, {"resident": town.neighbour.pk, "reason": "x"})
+    assert (response.status_code, response.json()["code"]) == (404, "vote.unknown_resident")
+    response = post(client, add, {"resident": town.child.pk, "reason": " "})
+    assert (response.status_code, response.json()["code"]) == (400, "elector.reason_required")
+    response = post(client, add, {"resident": town.child.pk, "reason": "经居民会议同意"})
+    assert response.status_code == 201, response.content
+    child = response.json()
+    assert (child["eligible"], child["change_reason"], child["voted"]) == (True, "经居民会议同意", False)
+
+    remove = f"/electors/{child['id']}/remove"
+    as_(client, town.outsider_staff)
+    assert post(client, remove, {"reason": "误加"}).status_code == 404
+    as_(client, town.users["zhang"])
+    assert post(client, remove, {"reason": "误加"}).status_code == 403
+    as_(client, town.clerk)
+    response = post(client, remove, {"reason": "误加"})
+    assert response.status_code == 200, response.content
+    assert (response.json()["eligible"], response.json()["change_reason"]) == (False, "误加")
+
+    # once someone voted, nobody is taken off any more
+    as_(client, town.users["zhang"])
+    assert post(client, f"/votes/{vote}/ballots", ballot(data, "yes")).status_code == 201
+    as_(client, town.clerk)
+    response = post(client, f"/electors/{data['electors']['赵六']}/remove", {"reason": "搬走"})
+    assert (response.status_code, response.json()["code"]) == (409, "elector.voting_started")
+
+
+def test_an_owners_electorate_comes_from_the_register(client, town, travel):
+    data = owners_vote(client, town)
+    electors = get(client, f"/votes/{data['vote']}/electors").json()
+    response = post(client, f"/votes/{data['vote']}/electors", {"resident": town.sun.pk, "reason": "x"})
+    assert (response.status_code, response.json()["code"]) == (400, "elector.owners_from_register")
+    response = post(client, f"/electors/{electors[0]['id']}/remove", {"reason": "x"})
+    assert (response.status_code, response.json()["code"]) == (400, "elector.owners_from_register")
+
+
+def test_sign_in_through_the_api_counts_once_and_shows_in_the_result(client, town, travel):
+    data = residents_vote(client, town)
+    vote, zhao = data["vote"], data["electors"]["赵六"]
+    url = f"/votes/{vote}/sign-in"
+    as_(client, town.outsider_staff)
+    assert post(client, url, {"elector": zhao}).status_code == 404
+    as_(client, town.users["zhao"])
+    assert post(client, url, {"elector": zhao}).status_code == 403
+    as_(client, town.clerk)
+    response = post(client, url, {"elector": zhao})
+    assert (response.status_code, response.json()["elector"]) == (201, "赵六")
+    response = post(client, url, {"elector": zhao})
+    assert (response.status_code, response.json()["code"]) == (409, "attendance.exists")
+    response = post(client, url, {"elector": 999_999})
+    assert (response.status_code, response.json()["code"]) == (404, "vote.unknown_elector")
+    assert get(client, f"/votes/{vote}").json()["turnout"]["signed_in"] == 1
+    signed = {e["name"]: e["signed_in"] for e in get(client, f"/votes/{vote}/electors").json()}
+    assert signed["赵六"] is True and signed["张三"] is False
+    as_(client, town.users["zhang"])
+    assert post(client, f"/votes/{vote}/ballots", ballot(data, "yes")).status_code == 201
+    travel.advance(days=8)
+    as_(client, town.clerk)
+    result = post(client, f"/votes/{vote}/close").json()
+    assert (result["participants"], result["present"]) == (1, 2)  # signed in or voted
+
+
+def test_paper_and_hand_out_are_refused_to_residents_and_other_communities(client, town, travel):
+    data = residents_vote(client, town, secret=True)
+    vote, zhao = data["vote"], data["electors"]["赵六"]
+    for user, status in ((town.outsider_staff, 404), (town.users["zhao"], 403)):
+        as_(client, user)
+        assert post(client, f"/votes/{vote}/hand-out", {"elector": zhao}).status_code == status
+        assert post(client, f"/votes/{vote}/paper", ballot(data, "yes")).status_code == status
+    assert not Participation.objects.filter(vote_id=vote).exists()

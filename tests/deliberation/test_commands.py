@@ -132,6 +132,14 @@ def test_a_result_resealed_after_editing_fails_on_the_recount(matter):
     assert "重新计票的结果与公布的结果不同" in err
 
 
+def test_an_edited_electorate_fails(matter):
+    fund = fund_of(matter)
+    Elector.objects.filter(vote=fund, name="赵六").update(area="600.00")
+    err, message = fails("verify", str(matter.pk))
+    assert "表决“筹集维修资金”" in err and "表决名单与开始投票时封存的不一致" in err
+    assert "1 次表决未通过核验（共 2 次）" in message
+
+
 def test_unknown_matter_or_vote_is_a_clear_error(db):
     _err, message = fails("verify", "999999")
     assert message == "议题 999999 不存在"

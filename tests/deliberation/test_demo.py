@@ -136,7 +136,13 @@ def test_the_village_matter_waits_for_the_representatives(loaded, db):
     assert review.status == VoteStatus.CLOSED and review.secret
     assert review.result.questions[0]["valid"] and review.result.questions[0]["passed"]
     assert not Ballot.objects.filter(vote=review, elector__isnull=False).exists()  # secret: no voter
-    assert review.attendance.count() == review.result.participants
+    assert review.attendance.count() == review.result.participants == review.result.present
+    # Paper ballots handed out by name, one per member present, and as many entered from the box.
+    handed_out = Participation.objects.filter(vote=review)
+    assert {p.channel for p in handed_out} == {Channel.PAPER}
+    assert {p.cast_by.username for p in handed_out} == {"community"}
+    assert Ballot.objects.filter(vote=review, channel=Channel.PAPER).count() == handed_out.count()
+    assert not review.paper_entries.exists()
     decide = matter.votes.get(step_code="decide")
     assert decide.status == VoteStatus.OPEN and decide.rule == VoteRule.REPRESENTATIVES
     representatives = Elector.objects.filter(vote=decide, eligible=True)

@@ -14,6 +14,7 @@ from gongzhi.deliberation.services import matters, votes
 
 pytestmark = pytest.mark.django_db
 VOTER_LINES = {"业主姓名", "房号", "签名", "日期"}  # table cells come out one per line
+RESIDENT_LINES = {"姓名", "房号", "签名", "日期"}
 
 
 def text_of(content: bytes) -> str:
@@ -82,27 +83,42 @@ def test_ballot_paper_names_the_vote_its_rule_deadline_and_voter_lines(town):
     assert "无记名投票" not in text
 
 
-def test_a_secret_ballot_has_no_name_line_and_says_so(town):
-    vote = owners_vote(
-        town,
-        rule=VoteRule.OWNERS,
-        secret=True,
-        questions=[
-            {"text": "选聘物业服务企业", "kind": "single", "options": ["甲物业", "乙物业"]},
-            {
-                "text": "增设的便民设施",
-                "kind": "multiple",
-                "max_choices": 2,
-                "options": ["快递柜", "充电桩", "座椅"],
-            },
-        ],
+def residents_vote(town, *, secret=False, questions=None):
+    """A residents' meeting vote of community A (owners' votes are always by name)."""
+    matter = matters.create_matter(
+        town.clerk, region=town.tree.community_a, title="居民公约修订", process=Process.RESIDENTS_MEETING
     )
+    matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2), minutes="通知")
+    return votes.create_vote(
+        town.clerk,
+        matter,
+        title="选聘物业与便民设施",
+        rule=VoteRule.RESIDENTS,
+        secret=secret,
+        closes_at=dt.datetime.fromisoformat("2026-11-30T18:00+08:00"),
+        questions=questions,
+    )
+
+
+def test_a_secret_ballot_has_no_name_line_and_says_so(town):
+    questions = [
+        {"text": "选聘物业服务企业", "kind": "single", "options": ["甲物业", "乙物业"]},
+        {
+            "text": "增设的便民设施",
+            "kind": "multiple",
+            "max_choices": 2,
+            "options": ["快递柜", "充电桩", "座椅"],
+        },
+    ]
+    named = text_of(documents.ballot_paper(residents_vote(town, questions=questions)))
+    assert RESIDENT_LINES <= set(named.splitlines())  # the same vote by name has them
+    vote = residents_vote(town, secret=True, questions=questions)
     text = text_of(documents.ballot_paper(vote))
     assert "无记名投票" in text
     assert "最多选 2 项" in text and "单选" in text
     assert all(label in text for label in ("甲物业", "乙物业", "快递柜", "充电桩", "座椅"))
     assert "过半数" in text and "四分之三" not in text
-    assert not VOTER_LINES & set(text.splitlines())
+    assert not RESIDENT_LINES & set(text.splitlines())
     assert "委托投票" in text and "授权委托书" in text
 
 

@@ -12,7 +12,7 @@ from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
 from gongzhi.core.models import AuditEntry
 from gongzhi.core.principals import SYSTEM
 from gongzhi.core.roles import Role
-from gongzhi.deliberation.models import Elector, Participation, Process, VoteRule, VoteStatus
+from gongzhi.deliberation.models import Elector, Participation, Process, Vote, VoteRule, VoteStatus
 from gongzhi.deliberation.services import matters, votes
 from gongzhi.people import services as people
 from tests.deliberation.conftest import person
@@ -30,7 +30,7 @@ STEPS_BEFORE = {
 }
 
 
-def opened(town, process: str, rule: str, *, step: str = "decide", compound: str = ""):
+def opened(town, process: str, rule: str, *, step: str = "decide", compound: str = "", questions=None):
     """An open vote of a new matter of community A whose earlier steps are recorded."""
     matter = matters.create_matter(
         town.clerk, region=town.tree.community_a, title="议题", process=process, compound=compound
@@ -45,7 +45,7 @@ def opened(town, process: str, rule: str, *, step: str = "decide", compound: str
         rule=rule,
         step_code=step,
         closes_at=clock.now() + dt.timedelta(days=10),
-        questions=[{"text": "是否同意", "kind": "yes_no"}],
+        questions=questions or [{"text": "是否同意", "kind": "yes_no"}],
     )
     return votes.open_vote(town.clerk, vote)
 
@@ -123,6 +123,23 @@ def test_a_floating_resident_with_a_login_cannot_vote_in_the_villagers_meeting(t
         with pytest.raises(PermissionDenied):
             votes.cast_online(account, vote, ballot(vote))
     assert not Participation.objects.filter(vote=vote).exists()
+
+
+ELECTION = [{"text": "选举村民小组长", "kind": "election", "max_choices": 1, "options": ["甲", "乙"]}]
+
+
+def test_an_election_in_a_village_process_is_for_registered_villagers_only(town):
+    with clock.frozen(NOW):
+        floating = person(town.tree.grid_a2, "钱流动", dt.date(1988, 4, 4), residence_type="floating")
+        village = opened(town, Process.VILLAGERS_MEETING, VoteRule.ELECTION, questions=ELECTION)
+        residents = opened(town, Process.RESIDENTS_MEETING, VoteRule.ELECTION, questions=ELECTION)
+    in_village = by_name(village)
+    assert in_village["钱流动"].eligible is False and in_village["钱流动"].reason == "非本村户籍村民"
+    assert in_village["张三"].eligible is True and in_village["张三"].reason == "年满十八周岁的本村村民"
+    assert Elector.objects.filter(vote=village, eligible=True).count() == 5
+    # A residents' meeting elects among everyone living here, registered or not.
+    assert by_name(residents)["钱流动"].eligible is True
+    assert by_name(residents)["钱流动"].resident_id == floating.pk
 
 
 def test_party_members_meeting_lists_probationary_members_without_a_vote(town):
@@ -269,20 +286,48 @@ def test_removing_an_elector_needs_a_reason_and_is_audited(town):
     assert entry.after == {"elector": zhao.pk, "reason": "已于上月迁出本社区"}
 
 
-def test_someone_who_voted_cannot_be_removed(town):
+def test_someone_whose_paper_ballot_waits_for_confirmation_cannot_be_removed(town):
     with clock.frozen(NOW):
         vote = opened(town, Process.RESIDENTS_MEETING, VoteRule.RESIDENTS)
         found = by_name(vote)
-        votes.cast_online(town.users["zhang"], vote, ballot(vote))
-        with pytest.raises(Conflict) as voted:
-            votes.remove_elector(town.clerk, found["张三"], reason="核实后不符合条件")
-        assert voted.value.code == "elector.has_voted"
-        votes.enter_paper_ballot(town.clerk, vote, elector=found["李明"], choices=ballot(vote, "no"))
+        votes.enter_paper_ballot(town.clerk, vote, choices=ballot(vote, "no"), elector=found["李明"])
         with pytest.raises(Conflict) as pending:
             votes.remove_elector(town.clerk, found["李明"], reason="核实后不符合条件")
         assert pending.value.code == "elector.has_voted"
     assert Elector.objects.filter(vote=vote, eligible=True).count() == 5
     assert not AuditEntry.objects.filter(action="vote.elector_remove").exists()
+
+
+def test_nobody_is_removed_once_anyone_has_voted(town):
+    # Taking a non-voter off after votes are in would lower the bar the votes are measured against.
+    with clock.frozen(NOW):
+        vote = opened(town, Process.RESIDENTS_MEETING, VoteRule.RESIDENTS)
+        found = by_name(vote)
+        votes.cast_online(town.users["zhang"], vote, ballot(vote))
+        for name in ("张三", "赵六"):
+            with pytest.raises(Conflict) as refused:
+                votes.remove_elector(town.clerk, found[name], reason="核实后不符合条件")
+            assert refused.value.code == "elector.voting_started"
+        added = votes.add_elector(town.clerk, vote, resident=town.child, reason="经核实出生日期登记有误")
+    assert added.eligible is True  # adding someone only raises the bar, so it is still allowed
+    assert Elector.objects.filter(vote=vote, eligible=True).count() == 6
+    assert not AuditEntry.objects.filter(action="vote.elector_remove").exists()
+
+
+def test_the_owners_electorate_comes_from_the_property_register_only(town):
+    with clock.frozen(NOW):
+        vote = opened(town, Process.OWNERS_ASSEMBLY, VoteRule.OWNERS, compound="阳光小区")
+        sealed = vote.electorate_hash
+        with pytest.raises(DomainError) as added:
+            votes.add_elector(town.clerk, vote, resident=town.sun, reason="租户代表")
+        assert added.value.code == "elector.owners_from_register"
+        with pytest.raises(DomainError) as removed:
+            votes.remove_elector(town.clerk, by_name(vote)["赵六"], reason="房屋已出售")
+        assert removed.value.code == "elector.owners_from_register"
+    assert Elector.objects.filter(vote=vote, eligible=True).count() == 4
+    assert list(votes.electors_of(town.users["sun"], vote)) == []
+    assert Vote.objects.get(pk=vote.pk).electorate_hash == sealed
+    assert not AuditEntry.objects.filter(action__startswith="vote.elector_").exists()
 
 
 def test_a_removed_elector_can_be_added_back(town):

@@ -677,7 +677,8 @@ def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
         with pytest.raises(Conflict):
             votes.cast_online(town.users["zhang"], vote, pick(vote, "no"))
         votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"), choices=pick(vote))
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
         votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
@@ -690,7 +691,9 @@ def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
     ]
     assert not PaperEntry.objects.exists()
     assert option_count(result, "yes") == 2 and option_count(result, "no") == 1
-    for entry in AuditEntry.objects.filter(action__in=["vote.cast", "vote.paper_confirm"]):
+    for entry in AuditEntry.objects.filter(
+        action__in=["vote.cast", "vote.paper_enter", "vote.paper_confirm"]
+    ):
         assert "elector" not in (entry.after or {})
     assert votes.verify(vote).ok
 
@@ -1106,4 +1109,415 @@ def test_the_unique_participation_settles_a_paper_ballot_racing_an_online_one(to
     assert PaperEntry.objects.filter(pk=entry.pk).exists()
     assert Participation.objects.get(vote=vote, elector=zhao).channel == Channel.ONLINE
     assert list(Ballot.objects.filter(vote=vote).values_list("seq", flat=True)) == [1]
+    # The chain is intact; the stand-in for the racing online vote has no ballot, and verify says so.
+    check = votes.verify(vote)
+    assert check.ballots == 1 and check.seq is None and check.problem == "选票与投票记录不符"
+
+
+# ================================================================ meetings decide by those present
+
+
+def test_a_meeting_decides_by_those_present_not_by_the_ballots_cast(town):
+    # 5 may vote, 4 signed in, 3 voted: 2 of the 3 ballots agree, but 2 of the 4 present is not "> 1/2".
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        for name in ("张三", "王芳", "李明", "赵六"):
+            matters.sign_in(town.clerk, vote, elector(vote, name))
+        with pytest.raises(Conflict) as twice:
+            matters.sign_in(town.checker, vote, elector(vote, "赵六"))
+        assert twice.value.code == "attendance.exists"
+        with pytest.raises(DomainError):
+            matters.sign_in(town.clerk, vote, elector(vote, "张小宝"))  # not in the electorate
+        for name, code in (("zhang", "yes"), ("wang", "yes"), ("li", "no")):
+            votes.cast_online(town.users[name], vote, pick(vote, code))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert (result.electorate, result.present, result.participants) == (5, 4, 3)
+    outcome = result.questions[0]
+    assert outcome["ballots"] == 3 and option_count(result, "yes") == 2
+    quorum, yes = outcome["thresholds"]
+    assert (quorum["part"], quorum["whole"], quorum["met"]) == ("4", "5", True)
+    assert (yes["part"], yes["whole"], yes["requirement"], yes["met"]) == ("2", "4", "> 1/2", False)
+    assert outcome["valid"] is True and outcome["passed"] is False
     assert votes.verify(vote).ok
+
+
+def test_present_means_signed_in_or_voted(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        for name in ("张三", "王芳"):
+            matters.sign_in(town.clerk, vote, elector(vote, name))
+        votes.cast_online(town.users["zhang"], vote, pick(vote))  # signed in and voted
+        votes.cast_online(town.users["li"], vote, pick(vote))  # voted without signing in
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert (result.present, result.participants) == (3, 2)  # 张三, 王芳, 李明
+    quorum, yes = result.questions[0]["thresholds"]
+    assert (quorum["fraction"], quorum["met"]) == ("3/5", True)
+    assert (yes["fraction"], yes["met"]) == ("2/3", True)
+    assert result.questions[0]["passed"] is True
+
+
+def test_a_representatives_meeting_counts_those_present_who_did_not_vote(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.REPRESENTATIVES_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.REPRESENTATIVES))
+        for resident in (town.wang, town.li, town.zhao):
+            votes.add_elector(town.clerk, vote, resident=resident, reason="村民代表")
+        matters.sign_in(town.clerk, vote, elector(vote, "李明"))
+        votes.cast_online(town.users["wang"], vote, pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert (result.electorate, result.present, result.participants) == (3, 2, 1)
+    quorum, yes = result.questions[0]["thresholds"]
+    assert (quorum["fraction"], quorum["requirement"], quorum["met"]) == ("2/3", "≥ 2/3", True)
+    assert (yes["fraction"], yes["met"]) == ("1/2", False)  # the one ballot cast agrees, 1 of 2 present
+    assert result.questions[0]["passed"] is False
+
+
+def test_a_villagers_meeting_counts_households_of_those_present(town):
+    with clock.frozen(NOW) as travel:
+        _households(town)
+        matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
+        vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
+        matters.sign_in(town.clerk, vote, elector(vote, "孙七"))  # H203, came but did not vote
+        for name in ("zhang", "wang"):
+            votes.cast_online(town.users[name], vote, pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    fractions = {t["code"]: (t["fraction"], t["met"]) for t in result.questions[0]["thresholds"]}
+    assert fractions == {
+        "participation_villagers": ("3/7", False),
+        "participation_households": ("3/4", True),
+        "yes": ("2/3", True),
+    }
+    assert result.present == 3 and result.participants == 2
+
+
+# ================================================================ secret paper ballots: a ballot box
+
+
+def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without_one(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        zhao, li = elector(vote, "赵六"), elector(vote, "李明")
+        with pytest.raises(Conflict) as empty:
+            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+        assert empty.value.code == "ballot.more_than_handed_out"
+        for outsider in (town.users["wang"], town.outsider_staff):
+            with pytest.raises(PermissionDenied):
+                votes.hand_out_paper_ballot(outsider, vote, elector=zhao)
+        with pytest.raises(PermissionDenied):
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "张小宝"))
+        travel.advance(minutes=5)
+        handed = votes.hand_out_paper_ballot(town.clerk, vote, elector=zhao)
+        assert (handed.elector, handed.channel, handed.at) == (zhao, Channel.PAPER, travel.at)
+        assert handed.cast_by == town.clerk and handed.confirmed_by is None
+        with pytest.raises(Conflict) as twice:
+            votes.hand_out_paper_ballot(town.checker, vote, elector=zhao)
+        assert twice.value.code == "vote.already_voted"
+        with pytest.raises(Conflict):
+            votes.cast_online(town.users["zhao"], vote, pick(vote))  # he has his paper ballot
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        with pytest.raises(Conflict):
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "张三"))  # voted online
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=li)
+
+        with pytest.raises(DomainError) as named:
+            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote), elector=zhao)
+        assert named.value.code == "ballot.secret_unnamed"
+        first = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"))
+        second = votes.enter_paper_ballot(town.checker, vote, choices=pick(vote, "yes"))
+        assert first.elector is None and second.elector is None
+        with pytest.raises(Conflict) as full:  # two handed out, two in the box (pending ones count)
+            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+        assert full.value.code == "ballot.more_than_handed_out"
+        with pytest.raises(PermissionDenied) as same:
+            votes.confirm_paper_ballot(town.clerk, first, choices=pick(vote, "no"))
+        assert same.value.code == "ballot.same_person"
+        with pytest.raises(Conflict) as differ:
+            votes.confirm_paper_ballot(town.checker, first, choices=pick(vote, "yes"))
+        assert differ.value.code == "ballot.entries_differ"
+        votes.confirm_paper_ballot(town.checker, first, choices=pick(vote, "no"))
+        votes.discard_paper_entry(town.checker, second, reason="录入时看错了选票")
+        third = votes.enter_paper_ballot(town.checker, vote, choices=pick(vote, "yes"))  # room again
+        votes.confirm_paper_ballot(town.clerk, third, choices=pick(vote, "yes"))
+        with pytest.raises(Conflict):  # confirmed ballots fill the box too
+            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert result.participants == 3
+    assert option_count(result, "yes") == 2 and option_count(result, "no") == 1
+    paper = Ballot.objects.filter(vote=vote, channel=Channel.PAPER)
+    assert paper.count() == 2 and not Ballot.objects.filter(vote=vote, elector__isnull=False).exists()
+    handed_out = Participation.objects.filter(vote=vote, channel=Channel.PAPER)
+    assert sorted(handed_out.values_list("elector__name", flat=True)) == ["李明", "赵六"]
+    for entry in AuditEntry.objects.filter(action__in=["vote.paper_enter", "vote.paper_confirm"]):
+        assert "elector" not in (entry.after or {})
+    assert votes.verify(vote).ok
+
+
+def test_a_named_votes_paper_ballot_is_not_handed_out_but_entered_by_name(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        with pytest.raises(DomainError) as named:
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        assert named.value.code == "ballot.not_secret"
+        with pytest.raises(DomainError) as nameless:
+            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+        assert nameless.value.code == "ballot.elector_required"
+    assert not Participation.objects.exists() and not PaperEntry.objects.exists()
+
+
+def test_a_secret_paper_ballot_may_be_collected_by_a_proxy_with_the_signed_authorisation(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        li = elector(vote, "李明")
+        with pytest.raises(DomainError) as missing:
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=li, proxy_name="李母")
+        assert missing.value.code == "ballot.proxy_incomplete"
+        with pytest.raises(DomainError):
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=li, proxy_authorisation=png())
+        assert not Participation.objects.exists()
+        handed = votes.hand_out_paper_ballot(
+            town.clerk, vote, elector=li, proxy_name="李母", proxy_authorisation=png("委托书.png")
+        )
+        with pytest.raises(DomainError) as at_the_box:  # the proxy is recorded at hand-out, not on the ballot
+            votes.enter_paper_ballot(
+                town.clerk, vote, choices=pick(vote), proxy_name="李母", proxy_authorisation=png()
+            )
+        assert at_the_box.value.code == "ballot.secret_unnamed"
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert handed.channel == Channel.PROXY and handed.proxy_name == "李母"
+    assert handed.proxy_authorisation.content_type == "image/png"
+    assert AuditEntry.objects.get(action="vote.paper_hand_out").after == {"elector": li.pk, "proxy": True}
+    ballot = Ballot.objects.get(vote=vote)
+    assert ballot.elector is None and ballot.channel == Channel.PAPER  # the box does not say whose it was
+    assert result.participants == 1 and option_count(result, "yes") == 1
+    assert votes.verify(vote).ok
+
+
+# ================================================================ owners vote by name; changing ballots
+
+
+def test_an_owners_vote_is_always_by_name(town):
+    with clock.frozen(NOW):
+        matter = matter_at(town, Process.OWNERS_ASSEMBLY, upto=("announce",), compound="阳光小区")
+        for rule in (VoteRule.OWNERS, VoteRule.OWNERS_SPECIAL):
+            with pytest.raises(DomainError) as refused:
+                new_vote(town, matter, rule, secret=True)
+            assert refused.value.code == "vote.owners_by_name"
+        assert not Vote.objects.exists()
+        vote = new_vote(town, matter, VoteRule.OWNERS)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Vote.objects.filter(pk=vote.pk).update(secret=True)
+    assert Vote.objects.get(pk=vote.pk).secret is False
+
+
+def test_a_co_owner_cannot_change_the_ballot_the_other_co_owner_cast(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.OWNERS_ASSEMBLY, upto=("announce",), compound="阳光小区")
+        vote = votes.open_vote(
+            town.clerk, new_vote(town, matter, VoteRule.OWNERS, days=16, allow_change=True)
+        )
+        votes.cast_online(town.users["wang"], vote, pick(vote, "yes"))
+        travel.advance(hours=1)
+        with pytest.raises(Conflict) as other:
+            votes.cast_online(town.users["li"], vote, pick(vote, "no"))
+        assert other.value.code == "vote.already_voted"
+        votes.cast_online(town.users["wang"], vote, pick(vote, "abstain"))  # her own she may change
+        travel.advance(days=16)
+        result = votes.close_vote(town.clerk, vote)
+    couple = elector(vote, "王芳、李明")
+    assert Participation.objects.get(vote=vote, elector=couple).cast_by == town.users["wang"]
+    assert list(Ballot.objects.filter(vote=vote).values_list("replaced", flat=True)) == [True, False]
+    assert option_count(result, "abstain") == 1 and option_count(result, "no") == 0
+    assert AuditEntry.objects.filter(action="vote.change").count() == 1
+
+
+def test_no_online_ballot_while_a_paper_ballot_for_the_elector_waits_for_confirmation(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town, allow_change=True)
+        zhao = elector(vote, "赵六")
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"), elector=zhao)
+        with pytest.raises(Conflict) as pending:
+            votes.cast_online(town.users["zhao"], vote, pick(vote, "yes"))
+        assert pending.value.code == "vote.already_voted"
+        assert not Participation.objects.filter(vote=vote).exists()
+        votes.discard_paper_entry(town.checker, entry, reason="赵六本人已在手机上投票")
+        votes.cast_online(town.users["zhao"], vote, pick(vote, "yes"))
+    assert Participation.objects.get(vote=vote).channel == Channel.ONLINE
+    assert votes.verify(vote).ok
+
+
+# ================================================================ 四议两公开: a failed vote ends the process
+
+
+def _review(town, matter, code: str) -> Vote:
+    """The Party members' review (孙七 is the only full member) voted `code` and recorded."""
+    review = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
+    votes.cast_online(town.users["sun"], review, pick(review, code))
+    return review
+
+
+def test_a_failed_review_lets_the_matter_close_early_saying_so(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        review = _review(town, matter, "no")
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, review).questions[0]
+        assert (outcome["valid"], outcome["passed"]) == (True, False)
+        with pytest.raises(Conflict) as unrecorded:  # the review meeting is still to be recorded
+            matters.close_matter(town.clerk, matter)
+        assert unrecorded.value.code == "matter.steps_missing"
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="未通过")
+        with pytest.raises(Conflict):
+            matters.record_step(town.clerk, matter, code="decide", held_on=clock.today(), minutes="x")
+        travel.advance(days=1)
+        closed = matters.close_matter(town.clerk, matter)
+    assert closed.status == MatterStatus.CLOSED and closed.closed_at == travel.at
+    assert closed.outcome == "“党员大会审议”表决未获通过，议题终止"
+    assert Matter.objects.get(pk=matter.pk).outcome == closed.outcome
+    assert AuditEntry.objects.get(action="matter.close").after == {"ended_by_failed_vote": True}
+
+
+def test_a_failed_review_can_be_voted_again_before_it_is_recorded(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        first = _review(town, matter, "no")
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, first)
+        second = _review(town, matter, "yes")
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, second)
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="复议通过")
+        with pytest.raises(Conflict) as not_failed:
+            matters.close_matter(town.clerk, matter)
+        assert not_failed.value.code == "matter.steps_missing"  # the latest review carried
+        decide = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.REPRESENTATIVES))
+    assert decide.status == VoteStatus.OPEN
+
+
+def test_no_decide_vote_opens_after_the_review_failed(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        review = _review(town, matter, "no")
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, review)
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="未通过")
+        decide = new_vote(town, matter, VoteRule.REPRESENTATIVES)
+        with pytest.raises(Conflict) as refused:
+            votes.open_vote(town.clerk, decide)
+    assert refused.value.code == "matter.vote_failed"
+
+
+def test_a_failed_decision_blocks_publishing_the_result_and_lets_the_matter_close(town):
+    with clock.frozen(NOW) as travel:
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        review = _review(town, matter, "yes")
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, review)
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="审议通过")
+        decide = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.REPRESENTATIVES))
+        for resident in (town.wang, town.li, town.zhao):
+            votes.add_elector(town.clerk, decide, resident=resident, reason="村民代表")
+        for name in ("wang", "li"):
+            votes.cast_online(town.users[name], decide, pick(decide, "no"))
+        travel.advance(days=11)
+        outcome = votes.close_vote(town.clerk, decide).questions[0]
+        assert (outcome["valid"], outcome["passed"]) == (True, False)
+        matters.record_step(town.clerk, matter, code="decide", held_on=clock.today(), minutes="未通过")
+        matters.record_step(
+            town.clerk, matter, code="publish_decision", held_on=clock.today(), minutes="方案未获通过"
+        )
+        with pytest.raises(Conflict) as refused:
+            matters.record_step(
+                town.clerk, matter, code="publish_result", held_on=clock.today(), minutes="已实施"
+            )
+        assert refused.value.code == "matter.vote_failed"
+        closed = matters.close_matter(town.clerk, matter)
+    assert closed.status == MatterStatus.CLOSED
+    assert closed.outcome == "“村民会议或村民代表会议决议”表决未获通过，议题终止"
+    assert not Publication.objects.filter(matter=matter, step_code="publish_result").exists()
+
+
+# ================================================================ the frozen electorate and who voted
+
+
+ELECTORATE_TAMPERING = {
+    "area": lambda town, vote: Elector.objects.filter(vote=vote, name="赵六").update(area=Decimal("600.00")),
+    "eligible": lambda town, vote: Elector.objects.filter(vote=vote, units="1栋底商").update(eligible=False),
+    "members": lambda town, vote: Elector.objects.get(vote=vote, units="1栋底商").members.add(town.sun),
+}
+
+
+@pytest.mark.parametrize("tamper", ELECTORATE_TAMPERING.values(), ids=ELECTORATE_TAMPERING.keys())
+def test_an_edited_electorate_fails_verification(town, tamper):
+    vote = _closed_owners_vote(town)
+    assert vote.electorate_hash == chain.electorate_hash(vote)
+    tamper(town, vote)
+    check = votes.verify(vote)
+    assert not check.ok and check.problem == "表决名单与开始投票时封存的不一致"
+
+
+def test_electorate_changes_through_the_services_are_resealed(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        sealed = Vote.objects.get(pk=vote.pk).electorate_hash
+        votes.remove_elector(town.clerk, elector(vote, "赵六"), reason="已迁出")
+        votes.add_elector(town.clerk, vote, resident=town.child, reason="出生日期登记有误")
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+    resealed = Vote.objects.get(pk=vote.pk).electorate_hash
+    assert resealed not in ("", sealed) and resealed == chain.electorate_hash(vote)
+    assert votes.verify(vote).ok
+    Elector.objects.filter(vote=vote, name="张小宝").update(eligible=False)
+    assert not votes.verify(vote).ok
+
+
+def test_clearing_the_electorate_seal_fails_verification(town):
+    vote = _closed_owners_vote(town)
+    Vote.objects.filter(pk=vote.pk).update(electorate_hash="")
+    Elector.objects.get(vote=vote, units="1栋底商").members.add(town.sun)
+    assert not votes.verify(vote).ok
+
+
+def test_a_ballot_whose_participation_is_deleted_fails_verification(town):
+    vote = _closed_owners_vote(town)
+    Participation.objects.filter(vote=vote, elector__name="赵六").delete()
+    check = votes.verify(vote)
+    assert not check.ok and check.seq is None and check.problem == "选票与投票记录不符"
+
+
+def test_a_secret_ballot_whose_participation_is_deleted_fails_verification(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"))
+        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+    assert votes.verify(vote).ok
+    for channel in (Channel.PAPER, Channel.ONLINE):
+        with transaction.atomic():
+            Participation.objects.filter(vote=vote, channel=channel).delete()
+            check = votes.verify(vote)
+            assert not check.ok and check.problem == "选票张数与投票记录不符", channel
+            transaction.set_rollback(True)
+
+
+# ================================================================ micro-wishes stay in their community
+
+
+def test_a_resident_of_another_community_cannot_claim_a_wish(town):
+    with clock.frozen(NOW):
+        wish = proposals.raise_proposal(
+            town.users["zhao"], kind=ProposalKind.WISH, title="一台收音机", body="想听川剧"
+        )
+        with pytest.raises(PermissionDenied) as refused:
+            proposals.claim_wish(town.users["neighbour"], wish, claimant="周八")
+        assert refused.value.code == "proposal.not_verified"
+        proposals.claim_wish(town.clerk, wish, claimant="马宗岭社区志愿者协会")  # staff of the community may
+    wish.refresh_from_db()
+    assert wish.status == ProposalStatus.CLAIMED and wish.claimed_by == town.clerk

@@ -54,6 +54,36 @@ def owners_vote(town, *, secret=False, open_vote=True, questions=None):
     return matter, vote
 
 
+def residents_vote(town, *, secret=False, questions=None):
+    """An open residents' meeting vote of community A (a secret vote cannot be an owners' one)."""
+    matter = matters.create_matter(
+        town.clerk, region=town.tree.community_a, title="居民公约修订", process=Process.RESIDENTS_MEETING
+    )
+    matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2))
+    vote = votes.create_vote(
+        town.clerk,
+        matter,
+        title="修订居民公约",
+        rule=VoteRule.RESIDENTS,
+        closes_at=clock.now() + dt.timedelta(days=3),
+        questions=questions or [{"text": "是否同意修订稿", "kind": "yes_no"}],
+        secret=secret,
+    )
+    votes.open_vote(town.clerk, vote)
+    return matter, vote
+
+
+def png(name="authorisation.png"):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
 def option(vote, code=None, label=None):
     question = vote.questions.get()
     found = question.options.get(code=code) if code else question.options.get(label=label)
@@ -230,7 +260,7 @@ def test_paper_ballot_needs_a_second_person_who_does_not_see_the_first_entry(cli
         paper = reverse("deliberation:paper", args=[vote.pk])
         login(client, town.clerk)
         response = client.post(
-            paper, {"action": "enter", "entry-elector": zhao.pk, f"entry-question_{question.pk}": no.pk}
+            paper, {"action": "enter", "entry-elector": zhao.pk, f"entry-q{question.pk}": no.pk}
         )
         assert response.status_code == 302
         entry = PaperEntry.objects.get(vote=vote)
@@ -239,7 +269,7 @@ def test_paper_ballot_needs_a_second_person_who_does_not_see_the_first_entry(cli
         # the person who entered it cannot confirm it
         assert client.get(paper, {"confirm": entry.pk}).status_code == 302
         response = client.post(
-            paper, {"action": "confirm", "entry": entry.pk, f"confirm-question_{question.pk}": no.pk}
+            paper, {"action": "confirm", "entry": entry.pk, f"confirm-q{question.pk}": no.pk}
         )
         assert response.status_code == 403 and "两位不同的工作人员" in response.content.decode()
         assert not Participation.objects.filter(vote=vote).exists()
@@ -257,13 +287,13 @@ def test_paper_ballot_needs_a_second_person_who_does_not_see_the_first_entry(cli
 
         yes = question.options.get(code="yes")
         response = client.post(
-            paper, {"action": "confirm", "entry": entry.pk, f"confirm-question_{question.pk}": yes.pk}
+            paper, {"action": "confirm", "entry": entry.pk, f"confirm-q{question.pk}": yes.pk}
         )
         assert response.status_code == 409 and "两次录入不一致" in response.content.decode()
         assert PaperEntry.objects.filter(pk=entry.pk).exists()
 
         response = client.post(
-            paper, {"action": "confirm", "entry": entry.pk, f"confirm-question_{question.pk}": no.pk}
+            paper, {"action": "confirm", "entry": entry.pk, f"confirm-q{question.pk}": no.pk}
         )
         assert response.status_code == 302
     participation = Participation.objects.get(vote=vote)
@@ -316,7 +346,7 @@ def test_closing_shows_the_exact_fractions(client, town):
 
 def test_secret_vote_staff_pages_never_show_what_an_elector_chose(client, town):
     with clock.frozen(NOW) as travel:
-        _matter, vote = owners_vote(
+        _matter, vote = residents_vote(
             town,
             secret=True,
             questions=[{"text": "选择施工方案", "kind": "single", "options": ["甲方案", "乙方案"]}],
@@ -324,28 +354,161 @@ def test_secret_vote_staff_pages_never_show_what_an_elector_chose(client, town):
         question, plan_b = option(vote, label="乙方案")
         votes.cast_online(town.users["zhang"], vote, {question.pk: [plan_b.pk]})
         zhao = Elector.objects.get(vote=vote, name="赵六")
-        votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices={question.pk: [plan_b.pk]})
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=zhao)
+        votes.enter_paper_ballot(town.clerk, vote, choices={question.pk: [plan_b.pk]})
         login(client, town.checker)
         entry = PaperEntry.objects.get(vote=vote)
+        assert entry.elector is None
 
         def page(name, **query):
             return client.get(reverse(f"deliberation:{name}", args=[vote.pk]), query).content.decode()
 
         detail = page("vote")
-        assert "张三" in detail  # who voted is shown …
+        assert "张三" in detail and "赵六" in detail  # who voted is shown …
         assert "乙方案" not in detail[detail.index('id="participations"') :]  # … never what
         for name in ("electors", "sign_in"):
             assert "乙方案" not in page(name) and "甲方案" not in page(name)
         paper = page("paper")
-        assert "赵六" in paper and "checked" not in paper
+        pending = paper[paper.index('id="pending"') : paper.index("</section>", paper.index('id="pending"'))]
+        assert "第 1 张（未记名）" in pending and "赵六" not in pending  # the box ballot names nobody
+        assert "checked" not in paper
         confirm = page("paper", confirm=entry.pk)
         assert 'id="paper-confirm-form"' in confirm and "checked" not in confirm
+        assert "确认第 1 张（未记名）选票" in confirm
         votes.confirm_paper_ballot(town.checker, entry, choices={question.pk: [plan_b.pk]})
         travel.advance(days=16)
         votes.close_vote(town.clerk, vote)
         closed = page("vote")
         assert "乙方案" not in closed[closed.index('id="participations"') :]
         assert "赵六" in closed and "纸质选票" in closed
+
+
+def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without(
+    client, town, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path
+    with clock.frozen(NOW):
+        _matter, vote = residents_vote(town, secret=True)
+        question, yes = option(vote, code="yes")
+        paper = reverse("deliberation:paper", args=[vote.pk])
+        login(client, town.clerk)
+        page = client.get(paper).content.decode()
+        assert 'id="hand-out-form"' in page and "已发放 0 张 · 已录入 0 张" in page
+        entry_form = page[
+            page.index('id="paper-entry-form"') : page.index("</form>", page.index('id="paper-entry-form"'))
+        ]
+        assert "entry-elector" not in entry_form and "proxy" not in entry_form  # choices only
+
+        # nothing can come out of the box before a ballot was handed out
+        response = client.post(paper, {"action": "enter", f"entry-q{question.pk}": yes.pk})
+        assert response.status_code == 409 and "不能再录入" in response.content.decode()
+
+        zhao = Elector.objects.get(vote=vote, name="赵六")
+        wang = Elector.objects.get(vote=vote, name="王芳")
+        response = client.post(paper, {"action": "hand_out", "hand-elector": zhao.pk})
+        assert response.status_code == 302
+        # a proxy needs the signed authorisation
+        response = client.post(
+            paper, {"action": "hand_out", "hand-elector": wang.pk, "hand-proxy_name": "王小芳"}
+        )
+        assert response.status_code == 400 and "授权委托书" in response.content.decode()
+        response = client.post(
+            paper,
+            {
+                "action": "hand_out",
+                "hand-elector": wang.pk,
+                "hand-proxy_name": "王小芳",
+                "hand-proxy_authorisation": png(),
+            },
+        )
+        assert response.status_code == 302
+        handed = {p.elector.name: p.channel for p in Participation.objects.filter(vote=vote)}
+        assert handed == {"赵六": "paper", "王芳": "proxy"}
+        page = client.get(paper).content.decode()
+        hand_out = page[
+            page.index('id="hand-out-form"') : page.index("</form>", page.index('id="hand-out-form"'))
+        ]
+        assert f'value="{zhao.pk}"' not in hand_out  # someone handed a ballot is not offered again
+
+        for _n in range(2):
+            response = client.post(paper, {"action": "enter", f"entry-q{question.pk}": yes.pk})
+            assert response.status_code == 302
+        response = client.post(paper, {"action": "enter", f"entry-q{question.pk}": yes.pk})
+        assert response.status_code == 409  # never more than were handed out
+        page = client.get(paper).content.decode()
+        assert "已发放 2 张 · 已录入 2 张" in page
+        assert "第 1 张（未记名）" in page and "第 2 张（未记名）" in page
+        assert all(entry.elector is None for entry in PaperEntry.objects.filter(vote=vote))
+
+        login(client, town.checker)
+        first = PaperEntry.objects.filter(vote=vote).order_by("pk").first()
+        response = client.post(
+            paper, {"action": "confirm", "entry": first.pk, f"confirm-q{question.pk}": yes.pk}
+        )
+        assert response.status_code == 302
+        assert PaperEntry.objects.filter(vote=vote).count() == 1
+        assert Participation.objects.filter(vote=vote).count() == 2  # the hand-out was the participation
+        assert "已发放 2 张 · 已录入 2 张" in client.get(paper).content.decode()
+
+
+def test_a_proxy_authorisation_is_shown_only_to_those_who_count(client, town, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    with clock.frozen(NOW):
+        _matter, vote = residents_vote(town, secret=True)
+        zhao = Elector.objects.get(vote=vote, name="赵六")
+        votes.hand_out_paper_ballot(
+            town.clerk, vote, elector=zhao, proxy_name="赵小六", proxy_authorisation=png()
+        )
+        attachment = Participation.objects.get(vote=vote).proxy_authorisation
+        url = reverse("deliberation:attachment", args=[attachment.pk])
+        assert login(client, town.checker).get(url).status_code == 200
+        assert login(client, town.leader).get(url).status_code == 404  # sees the vote, not the paper
+        assert login(client, town.outsider_staff).get(url).status_code == 404
+
+
+def test_a_meetings_result_shows_who_was_present(client, town):
+    with clock.frozen(NOW) as travel:
+        _matter, vote = residents_vote(town)
+        question, yes = option(vote, code="yes")
+        matters.sign_in(town.clerk, vote, Elector.objects.get(vote=vote, name="赵六"))
+        votes.cast_online(town.users["zhang"], vote, {question.pk: [yes.pk]})
+        travel.advance(days=4)
+        votes.close_vote(town.clerk, vote)
+        login(client, town.clerk)
+        page = client.get(reverse("deliberation:vote", args=[vote.pk])).content.decode()
+    assert re.search(r'data-testid="present">2 人', page)
+
+
+def test_a_matter_whose_vote_failed_can_be_closed_early(client, town):
+    with clock.frozen(NOW) as travel:
+        matter = matters.create_matter(
+            town.clerk, region=town.tree.community_a, title="村集体资金使用", process=Process.FOUR_TWO
+        )
+        for code in ("propose", "discuss"):
+            matters.record_step(town.clerk, matter, code=code, held_on=dt.date(2026, 11, 2))
+        vote = votes.create_vote(
+            town.clerk,
+            matter,
+            title="党员大会审议",
+            rule=VoteRule.PARTY_MEMBERS,
+            step_code="review",
+            closes_at=clock.now() + dt.timedelta(days=3),
+            questions=[{"text": "是否同意提交村民会议", "kind": "yes_no"}],
+        )
+        votes.open_vote(town.clerk, vote)
+        question, no = option(vote, code="no")
+        votes.cast_online(town.users["sun"], vote, {question.pk: [no.pk]})
+        travel.advance(days=4)
+        votes.close_vote(town.clerk, vote)
+        matters.record_step(town.clerk, matter, code="review", held_on=dt.date(2026, 11, 6))
+        login(client, town.clerk)
+        url = reverse("deliberation:matter", args=[matter.pk])
+        page = client.get(url).content.decode()
+        assert 'data-testid="vote-failed"' in page and 'id="close-matter"' in page
+        assert 'id="record-step"' not in page  # the decision cannot follow a review that failed
+        assert client.post(reverse("deliberation:matter_close", args=[matter.pk])).status_code == 302
+    matter.refresh_from_db()
+    assert matter.status == "closed" and "未获通过" in matter.outcome
 
 
 def test_attachments_are_served_only_within_scope(client, town, tmp_path, settings):

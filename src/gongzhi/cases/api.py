@@ -14,20 +14,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator
 
 from gongzhi.cases import queries, rules, services
 from gongzhi.cases.models import Case, Category, CategorySuggestion, RequestType, Source
 from gongzhi.cases.models import Status as CaseStatus
 from gongzhi.core import clock, scopes
-from gongzhi.core.api import MAX_OFFSET
+from gongzhi.core.api import MAX_OFFSET, Text
 from gongzhi.core.errors import DomainError, NotFound
 from gongzhi.core.models import ApiKey, Region
 
@@ -35,17 +33,6 @@ router = Router(tags=["cases"])
 
 MAX_ID = queries.MAX_ID
 FIRST_DAY, LAST_DAY = rules.KPI_FIRST_DAY, rules.KPI_LAST_DAY
-_BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-
-
-def _clean_text(value: str) -> str:
-    # PostgreSQL cannot store NUL, and lone surrogates cannot be encoded: refuse them as a schema error.
-    if _BAD_CHARACTERS.search(value):
-        raise ValueError(_("含有不允许的字符（空字符或无效的 Unicode）"))
-    return value
-
-
-Text = Annotated[str, AfterValidator(_clean_text)]
 
 
 # ---------------------------------------------------------------- schemas

@@ -34,21 +34,9 @@ from gongzhi.cases.models import (
 from gongzhi.core import clock, scopes
 from gongzhi.core.errors import DomainError
 from gongzhi.core.models import Level, Region, User
-from gongzhi.core.rules import ancestor_paths
+from gongzhi.core.rules import MAX_ID, ancestor_paths, parse_id  # noqa: F401  (MAX_ID: re-exported)
 
 VIEW = "cases.view"
-MAX_ID = (
-    2**63 - 1
-)  # the largest primary key: beyond it SQLite raises OverflowError instead of matching nothing
-
-
-def parse_id(value) -> int | None:
-    """A primary key from user input ("12"), or None for anything else ("abc", "²", 10**30)."""
-    text = str(value if value is not None else "")
-    if not (text.isascii() and text.isdigit()):
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ID else None
 
 
 def unit_ids_of(user) -> list[int]:

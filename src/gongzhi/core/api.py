@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
+from pydantic import AfterValidator
 
 from gongzhi.core import geo, notify, queries, scopes
 from gongzhi.core.errors import DomainError, NotFound
@@ -14,6 +16,18 @@ router = Router(tags=["core"])
 
 # Larger offsets overflow PostgreSQL's bigint, and no one pages that far.
 MAX_OFFSET = 2**31 - 1
+_BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean_text(value: str) -> str:
+    # PostgreSQL cannot store NUL, and lone surrogates cannot be encoded: refuse them as a schema error.
+    if _BAD_CHARACTERS.search(value):
+        raise ValueError(_("含有不允许的字符（空字符或无效的 Unicode）"))
+    return value
+
+
+# Free text in an API payload.
+Text = Annotated[str, AfterValidator(_clean_text)]
 
 
 class MeOut(Schema):

@@ -97,3 +97,16 @@ def ancestor_paths(path: str) -> list[str]:
     """A path and its ancestors': "51/5109/510903/" → ["51/", "51/5109/", "51/5109/510903/"]."""
     parts = path.rstrip("/").split("/")
     return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+# The largest primary key: beyond it SQLite raises OverflowError instead of matching nothing.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """A primary key from user input ("12"), or None for anything else ("abc", "²", 10**30)."""
+    text = str(value if value is not None else "")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None

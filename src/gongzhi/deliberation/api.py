@@ -18,25 +18,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 
-from gongzhi.cases.api import MAX_ID, Text
 from gongzhi.core import scopes
-from gongzhi.core.api import MAX_OFFSET
+from gongzhi.core.api import MAX_OFFSET, Text
 from gongzhi.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from gongzhi.core.models import Region, User
+from gongzhi.core.rules import MAX_ID
 from gongzhi.deliberation import queries
 from gongzhi.deliberation.models import (
-    Attendance,
     Elector,
     Matter,
     MatterStatus,
-    PaperEntry,
-    Participation,
     Process,
     Proposal,
     ProposalKind,
     ProposalStatus,
-    Result,
-    Support,
     Vote,
     VoteStatus,
 )
@@ -46,7 +41,6 @@ router = Router(tags=["deliberation"])
 
 VIEW = queries.VIEW
 Choices = dict[str, list[int]]
-CENTS = Decimal("0.01")
 
 
 # ---------------------------------------------------------------- schemas
@@ -245,9 +239,14 @@ class TurnoutOut(Schema):
 
 class PaperEntryOut(Schema):
     id: int
-    elector_id: int
-    elector: str = Field(alias="elector.name")
+    number: int = Field(description="待确认选票的序号（无记名选票只以序号区分）")
+    elector_id: int | None = Field(description="记名表决的选民；无记名投票为空")
+    elector: str | None = Field(description="选民姓名；无记名投票为空")
     entered_at: dt.datetime
+
+    @staticmethod
+    def resolve_elector(obj) -> str | None:
+        return obj.elector.name if obj.elector is not None else None
 
 
 class ElectorRef(Schema):
@@ -299,8 +298,38 @@ class ReceiptOut(Schema):
 
 
 class PaperIn(Schema):
-    elector: int = Field(..., ge=1, le=MAX_ID, description="选民编号（见 electors）")
+    elector: int | None = Field(
+        None, ge=1, le=MAX_ID, description="选民编号（见 electors）：记名表决必填，无记名投票不填"
+    )
     choices: Choices = Field(..., description="按纸质选票录入：表决内容编号 → 选项编号列表")
+
+
+class ElectorIdIn(Schema):
+    elector: int = Field(..., ge=1, le=MAX_ID, description="选民编号（见 electors）")
+
+
+class HandOutOut(Schema):
+    elector_id: int
+    elector: str
+    channel: str = Field(description="paper 纸质 / proxy 委托")
+    at: dt.datetime
+    handed_out: int = Field(description="本次表决已发放的纸质选票张数")
+    entered: int = Field(description="已录入（含待确认）的纸质选票张数")
+
+
+class AttendanceOut(Schema):
+    elector_id: int
+    elector: str = Field(alias="elector.name")
+    signed_in_at: dt.datetime
+
+
+class ElectorAddIn(Schema):
+    resident: int = Field(..., ge=1, le=MAX_ID, description="居民编号（本社区实有人口）")
+    reason: Text = Field(..., description="加入表决名单的理由")
+
+
+class ReasonIn(Schema):
+    reason: Text = Field(..., description="理由")
 
 
 class ConfirmIn(Schema):
@@ -337,6 +366,7 @@ class ResultOut(Schema):
     electorate_area: Decimal
     participants: int
     participant_area: Decimal
+    present: int = Field(description="到会人数：签到或投票的人（会议按到会人数表决）")
     questions: list[QuestionResultOut]
     chain_head: str = Field(description="结束时选票哈希链的末端")
     hash: str = Field(description="结果的封存哈希")
@@ -408,14 +438,7 @@ def _managed_region(actor: User, code: str) -> Region:
 
 
 def _mark_supported(principal, items: list[Proposal]) -> list[Proposal]:
-    resident = queries.resident_of(principal)
-    mine = set()
-    if resident is not None:
-        mine = set(
-            Support.objects.filter(resident=resident, proposal__in=[p.pk for p in items]).values_list(
-                "proposal_id", flat=True
-            )
-        )
+    mine = queries.supported_ids(principal, [p.pk for p in items])
     for proposal in items:
         proposal.supported_by_me = proposal.pk in mine
     return items
@@ -441,17 +464,8 @@ def _matter_detail(principal, matter: Matter) -> Matter:
 def _vote_detail(principal, vote: Vote) -> Vote:
     vote.turnout, vote.pending_paper, vote.me = None, [], None
     if _staff(principal, vote):
-        figures = queries.turnout(vote)
-        vote.turnout = {
-            **{name: getattr(figures, name) for name in TurnoutOut.model_fields if name != "quorum"},
-            # SQLite sums decimals without their places; areas read as the register writes them
-            "electorate_area": figures.electorate_area.quantize(CENTS),
-            "voted_area": figures.voted_area.quantize(CENTS),
-            "quorum": figures.quorum.as_dict() if figures.quorum else None,
-        }
-        vote.pending_paper = list(
-            PaperEntry.objects.filter(vote=vote).select_related("elector").order_by("entered_at", "pk")
-        )
+        vote.turnout = queries.turnout_summary(vote)
+        vote.pending_paper = queries.pending_entries(vote)
     if queries.resident_of(principal) is not None:
         mine = list(votes.electors_of(principal, vote))
         took_part = queries.my_participation(principal, vote)
@@ -622,19 +636,43 @@ def list_electors(
 ):
     vote = _vote(request, vote_id)
     scopes.require(request.principal, VIEW, vote)
-    electors = list(Elector.objects.filter(vote=vote).order_by("pk")[offset : offset + limit])
-    ids = [e.pk for e in electors]
-    channels = dict(
-        Participation.objects.filter(vote=vote, elector__in=ids).values_list("elector_id", "channel")
-    )
-    signed_in = set(
-        Attendance.objects.filter(vote=vote, elector__in=ids).values_list("elector_id", flat=True)
-    )
-    for elector in electors:
-        elector.channel = channels.get(elector.pk)
-        elector.voted = elector.channel is not None
-        elector.signed_in = elector.pk in signed_in
-    return electors
+    return queries.electors_table(vote, offset=offset, limit=limit)
+
+
+def _elector(vote: Vote, pk: int) -> Elector:
+    elector = queries.elector_of(vote, pk)
+    if elector is None:
+        raise NotFound("vote.unknown_elector", _("本次表决的名单中没有该选民"))
+    return elector
+
+
+def _elector_row(elector: Elector) -> Elector:
+    return next(e for e in queries.electors_table(elector.vote) if e.pk == elector.pk)
+
+
+@router.post("/votes/{vote_id}/electors", response={201: ElectorOut}, summary="加入表决名单（工作人员）")
+def add_elector(request, payload: ElectorAddIn, vote_id: int = Path(..., ge=1, le=MAX_ID)):
+    actor = _person(request)
+    vote = _vote(request, vote_id)
+    scopes.require(actor, "deliberation.manage", vote.matter)
+    resident = queries.addable_residents(actor, vote).filter(pk=payload.resident).first()
+    if resident is None:
+        raise NotFound("vote.unknown_resident", _("本社区（村）没有该居民"))
+    return Status(201, _elector_row(votes.add_elector(actor, vote, resident=resident, reason=payload.reason)))
+
+
+@router.post("/electors/{elector_id}/remove", response=ElectorOut, summary="移出表决名单（工作人员）")
+def remove_elector(request, payload: ReasonIn, elector_id: int = Path(..., ge=1, le=MAX_ID)):
+    actor = _person(request)
+    elector = get_object_or_404(queries.electors_in_votes(_votes(actor)), pk=elector_id)
+    return _elector_row(votes.remove_elector(actor, elector, reason=payload.reason))
+
+
+@router.post("/votes/{vote_id}/sign-in", response={201: AttendanceOut}, summary="会议签到（工作人员）")
+def sign_in(request, payload: ElectorIdIn, vote_id: int = Path(..., ge=1, le=MAX_ID)):
+    actor = _person(request)
+    vote = _vote(request, vote_id)
+    return Status(201, matters.sign_in(actor, vote, _elector(vote, payload.elector)))
 
 
 @router.post("/votes/{vote_id}/ballots", response={201: ReceiptOut}, summary="网上投票（实名居民）")
@@ -653,26 +691,51 @@ def cast_ballot(request, payload: BallotIn, vote_id: int = Path(..., ge=1, le=MA
 def enter_paper(request, payload: PaperIn, vote_id: int = Path(..., ge=1, le=MAX_ID)):
     actor = _person(request)
     vote = _vote(request, vote_id)
-    elector = Elector.objects.filter(vote=vote, pk=payload.elector).first()
-    if elector is None:
-        raise NotFound("vote.unknown_elector", _("本次表决的名单中没有该选民"))
-    entry = votes.enter_paper_ballot(actor, vote, elector=elector, choices=payload.choices)
-    return Status(201, entry)
+    elector = _elector(vote, payload.elector) if payload.elector is not None else None
+    entry = votes.enter_paper_ballot(actor, vote, choices=payload.choices, elector=elector)
+    return Status(201, queries.pending_entry(vote, entry.pk))
+
+
+@router.post(
+    "/votes/{vote_id}/hand-out", response={201: HandOutOut}, summary="发放无记名投票的纸质选票（工作人员）"
+)
+def hand_out(request, payload: ElectorIdIn, vote_id: int = Path(..., ge=1, le=MAX_ID)):
+    """Handing a ballot to a proxy needs the signed authorisation uploaded: that is done on the page."""
+    actor = _person(request)
+    vote = _vote(request, vote_id)
+    participation = votes.hand_out_paper_ballot(actor, vote, elector=_elector(vote, payload.elector))
+    box = queries.paper_box(vote)
+    return Status(
+        201,
+        {
+            "elector_id": participation.elector_id,
+            "elector": participation.elector.name,
+            "channel": participation.channel,
+            "at": participation.at,
+            **box,
+        },
+    )
 
 
 @router.post("/paper/{entry_id}/confirm", response={201: ReceiptOut}, summary="确认纸质选票（第二人）")
 def confirm_paper(request, payload: ConfirmIn, entry_id: int = Path(..., ge=1, le=MAX_ID)):
     actor = _person(request)
-    entry = get_object_or_404(
-        PaperEntry.objects.filter(vote__in=_votes(actor)).select_related("vote"), pk=entry_id
-    )
+    entry = get_object_or_404(queries.pending_entries_in(_votes(actor)), pk=entry_id)
     return Status(201, {"receipt": votes.confirm_paper_ballot(actor, entry, choices=payload.choices)})
+
+
+@router.post("/paper/{entry_id}/discard", response={204: None}, summary="作废待确认的纸质选票（工作人员）")
+def discard_paper(request, payload: ReasonIn, entry_id: int = Path(..., ge=1, le=MAX_ID)):
+    actor = _person(request)
+    entry = get_object_or_404(queries.pending_entries_in(_votes(actor)), pk=entry_id)
+    votes.discard_paper_entry(actor, entry, reason=payload.reason)
+    return Status(204, None)
 
 
 @router.get("/votes/{vote_id}/result", response=ResultOut, summary="表决结果（结束后）")
 def vote_result(request, vote_id: int = Path(..., ge=1, le=MAX_ID)):
     vote = _vote(request, vote_id)
-    result = Result.objects.filter(vote=vote).first()
+    result = queries.result_of(vote)
     if vote.status != VoteStatus.CLOSED or result is None:
         raise Conflict("vote.result_pending", _("表决结束后才公布结果"))
     return result

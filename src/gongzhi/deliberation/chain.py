@@ -15,7 +15,16 @@ from datetime import UTC
 
 from django.utils.translation import gettext as _
 
-from gongzhi.deliberation.models import GENESIS, Ballot, Result, Vote, VoteStatus
+from gongzhi.deliberation.models import (
+    GENESIS,
+    Ballot,
+    Channel,
+    Elector,
+    Participation,
+    Result,
+    Vote,
+    VoteStatus,
+)
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed from paper
 
@@ -52,8 +61,23 @@ def result_hash(result: Result) -> str:
             "electorate_area": f"{result.electorate_area:.2f}",
             "participants": result.participants,
             "participant_area": f"{result.participant_area:.2f}",
+            "present": result.present,
             "questions": result.questions,
             "chain_head": result.chain_head,
+        }
+    )
+
+
+def electorate_hash(vote: Vote) -> str:
+    """The frozen electorate: who may vote, with their area and who may cast for them."""
+    electors = Elector.objects.filter(vote=vote, eligible=True).prefetch_related("members").order_by("pk")
+    return _digest(
+        {
+            "vote": vote.pk,
+            "electors": [
+                [e.pk, f"{e.area:.2f}", e.household_id, sorted(m.pk for m in e.members.all())]
+                for e in electors
+            ],
         }
     )
 
@@ -67,6 +91,22 @@ def new_receipt() -> str:
 def receipt_hash(code: str) -> str:
     normalised = "".join(ch for ch in code.upper() if ch in RECEIPT_ALPHABET)
     return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def _ballots_against_participations(vote: Vote) -> str:
+    """Every current ballot belongs to someone recorded as voting, once per question."""
+    voted = dict(Participation.objects.filter(vote=vote).values_list("elector_id", "channel"))
+    for question in vote.questions.all():
+        current = Ballot.objects.filter(vote=vote, question=question, replaced=False)
+        if vote.secret:
+            online = current.filter(channel=Channel.ONLINE).count()
+            if online != sum(1 for c in voted.values() if c == Channel.ONLINE) or current.count() > len(
+                voted
+            ):
+                return _("选票张数与投票记录不符")
+        elif sorted(current.values_list("elector_id", flat=True)) != sorted(voted):
+            return _("选票与投票记录不符")
+    return ""
 
 
 @dataclass
@@ -100,6 +140,11 @@ def verify(vote: Vote, recount) -> Check:
         return Check(False, count, _("改票标记与哈希链中的改票记录不一致"))
     if count != vote.ballot_count or prev != vote.chain_head:
         return Check(False, count, _("最后的选票缺失，或链末端哈希被改动"))
+    if vote.status != VoteStatus.DRAFT and electorate_hash(vote) != vote.electorate_hash:
+        return Check(False, count, _("表决名单与开始投票时封存的不一致"))
+    problem = _ballots_against_participations(vote)
+    if problem:
+        return Check(False, count, problem)
     if vote.status != VoteStatus.CLOSED:
         return Check(True, count)
     result = Result.objects.filter(vote=vote).first()
@@ -112,6 +157,7 @@ def verify(vote: Vote, recount) -> Check:
         "electorate_area": result.electorate_area,
         "participants": result.participants,
         "participant_area": result.participant_area,
+        "present": result.present,
         "questions": result.questions,
     }
     if recount(vote) != stored:

@@ -9,7 +9,8 @@ under a frozen clock at past times, as the cases demo does:
   headcount: the shop owner's "no" outweighs eight owners' "yes". Owners with a login vote online,
   the others on paper, entered by one staff member and confirmed by another.
 - A 四议两公开 matter: the demo street has no village, so the community stands in for one. The
-  Party members' review is voted and recorded; the representatives' decision vote is open.
+  Party members' review is a secret paper vote (ballots handed out by name, entered from the box
+  without one) and is recorded; the representatives' decision vote is open.
 - A residents' meeting vote, open, on which the demo resident account can vote from her phone.
 - Proposals (near the threshold, on the agenda, accepted, declined) and micro-wishes (open,
   claimed, fulfilled with a photo).
@@ -282,9 +283,10 @@ def _yes_no(vote: Vote) -> tuple[int, dict[str, int]]:
     return question.pk, {o.code: o.pk for o in question.options.all()}
 
 
-def _paper(clerk: User, checker: User, vote: Vote, elector: Elector, choices: dict, **proxy) -> None:
-    """A paper ballot typed in by one staff member and typed again by another."""
-    entry = votes.enter_paper_ballot(clerk, vote, elector=elector, choices=choices, **proxy)
+def _paper(clerk: User, checker: User, vote: Vote, elector: Elector | None, choices: dict, **proxy) -> None:
+    """A paper ballot typed in by one staff member and typed again by another (a secret vote's
+    ballot names nobody)."""
+    entry = votes.enter_paper_ballot(clerk, vote, choices=choices, elector=elector, **proxy)
     votes.confirm_paper_ballot(checker, entry, choices=choices)
 
 
@@ -529,9 +531,13 @@ def load_village_matter(
             travel.to(when.at(12, 19, 5) + dt.timedelta(seconds=20 * i))
             matters.sign_in(staff, review, elector)
         for i, elector in enumerate(present):
-            travel.to(when.at(12, 20, 0) + dt.timedelta(seconds=30 * i))
+            travel.to(when.at(12, 19, 40) + dt.timedelta(seconds=15 * i))
+            votes.hand_out_paper_ballot(staff, review, elector=elector)
+        # Secret: the ballots come out of the box without a name and are entered as they come.
+        for i in range(len(present)):
+            travel.to(when.at(12, 20, 30) + dt.timedelta(seconds=30 * i))
             choice = "no" if i in (3, 11) else "abstain" if i == 7 else "yes"
-            _paper(staff, checker, review, elector, {question: [options[choice]]})
+            _paper(staff, checker, review, None, {question: [options[choice]]})
         travel.to(when.at(12, 21, 0))
         result = votes.close_vote(staff, review)
         if not (result.questions[0]["valid"] and result.questions[0]["passed"]):

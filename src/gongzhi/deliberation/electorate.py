@@ -13,10 +13,12 @@ from django.utils.translation import gettext as _
 
 from gongzhi.deliberation import rules
 from gongzhi.deliberation.models import Vote, VoteRule
+from gongzhi.deliberation.processes import Process
 from gongzhi.people.models import Ownership, PoliticalStatus, ResidenceType, Resident, ResidentStatus, Unit
 from gongzhi.people.rules import age_on
 
 VOTING_AGE = 18
+VILLAGE_PROCESSES = (Process.FOUR_TWO, Process.VILLAGERS_MEETING, Process.REPRESENTATIVES_MEETING)
 
 
 @dataclass
@@ -39,7 +41,8 @@ def candidates(vote: Vote, on: dt.date) -> list[Candidate]:
         return []  # the members of the representatives' meeting are entered by staff
     if vote.rule == VoteRule.PARTY_MEMBERS:
         return party_members(vote.matter.region.path, on)
-    return adults(vote.matter.region.path, on, villagers=vote.rule == VoteRule.VILLAGERS)
+    village = vote.rule == VoteRule.VILLAGERS or vote.matter.process in VILLAGE_PROCESSES
+    return adults(vote.matter.region.path, on, villagers=village)
 
 
 def _living(path: str):

@@ -7,7 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from gongzhi.deliberation.models import ProposalStatus, QuestionKind, VoteRule
+from gongzhi.core import formats
+from gongzhi.deliberation.models import Elector, ProposalStatus, QuestionKind, Vote, VoteRule
 from gongzhi.deliberation.processes import Process
 from gongzhi.deliberation.services.matters import MAX_ATTACHMENTS
 
@@ -100,12 +101,28 @@ class AnswerForm(forms.Form):
 
 
 class ClaimForm(forms.Form):
-    claimant = forms.CharField(label=_("认领人/认领单位"), max_length=100)
+    """A micro-wish claimed, by a resident on their phone or by staff for a volunteer group."""
+
+    claimant = forms.CharField(
+        label=_("认领人或认领单位"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("例如：本人，或某某志愿服务队")}),
+        error_messages={"required": _("请填写认领人或认领单位")},
+    )
 
 
 class FulfilForm(forms.Form):
-    photo = image_field(_("实现照片"), required=True)
-    note = forms.CharField(label=_("实现情况"), max_length=500, required=False)
+    photo = forms.FileField(
+        label=_("心愿实现的照片"),
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
+        error_messages={"required": _("请上传心愿实现的照片")},
+    )
+    note = forms.CharField(
+        label=_("实现情况（可不填）"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 # ---------------------------------------------------------------- matters
@@ -210,40 +227,87 @@ class ElectorChangeForm(forms.Form):
 
 
 class BallotForm(forms.Form):
-    """What one paper ballot says: a field per question (radio for one choice, boxes for several)."""
+    """What a ballot says: one field per question (`q<id>`: radios for one choice, boxes for several),
+    the same for a resident voting on their phone and for staff entering or confirming a paper ballot.
+    A resident holding several owner groups also says which one votes (`electors`).
 
-    def __init__(self, *args, vote, **kwargs):
+    Required choices and the "at most k" limit are checked by the services, which name the question.
+    """
+
+    def __init__(self, *args, vote: Vote, questions=None, electors=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.questions = list(vote.questions.prefetch_related("options"))
+        if questions is None:
+            questions = vote.questions.prefetch_related("options")
+        self.questions = list(questions)
+        if len(electors) > 1:
+            self.fields["elector"] = forms.TypedChoiceField(
+                label=_("以哪个业主身份投票"),
+                choices=[(e.pk, _elector_label(e)) for e in electors],
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": _("请先选择以哪个业主身份投票")},
+            )
         for question in self.questions:
-            choices = [(str(o.pk), o.label) for o in question.options.all()]
-            if question.max_choices > 1:
-                field = forms.MultipleChoiceField(
-                    label=question.text, choices=choices, widget=forms.CheckboxSelectMultiple
+            options = [(o.pk, o.label) for o in question.options.all()]
+            if question.kind in (QuestionKind.MULTIPLE, QuestionKind.ELECTION):
+                field = forms.TypedMultipleChoiceField(
+                    choices=options, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
                 )
                 field.help_text = _("最多选 %(k)d 项") % {"k": question.max_choices}
             else:
-                field = forms.ChoiceField(label=question.text, choices=choices, widget=forms.RadioSelect)
-            self.fields[f"question_{question.pk}"] = field
+                field = forms.TypedChoiceField(
+                    choices=options, coerce=int, required=False, widget=forms.RadioSelect, empty_value=None
+                )
+            field.label = question.text
+            self.fields[f"q{question.pk}"] = field
+
+    def question_fields(self):
+        """(question, bound field) in the vote's order, for the template."""
+        return [(q, self[f"q{q.pk}"]) for q in self.questions]
 
     def choices(self) -> dict[int, list[int]]:
-        result = {}
+        """{question id: [option ids]} as the services take them."""
+        chosen = {}
         for question in self.questions:
-            value = self.cleaned_data[f"question_{question.pk}"]
-            result[question.pk] = [int(v) for v in (value if isinstance(value, list) else [value])]
-        return result
+            value = self.cleaned_data.get(f"q{question.pk}")
+            if value is None:
+                value = []
+            chosen[question.pk] = list(value) if isinstance(value, list) else [value]
+        return chosen
+
+
+def _elector_label(elector: Elector) -> str:
+    return f"{elector.units}（{formats.area(elector.area)}）" if elector.units else elector.name
+
+
+def _proxy_fields() -> dict:
+    return {
+        "proxy_name": forms.CharField(label=_("受托人（委托投票时填写）"), max_length=50, required=False),
+        "proxy_authorisation": image_field(_("授权委托书（照片）"), required=False),
+    }
 
 
 class PaperEntryForm(BallotForm):
-    """First entry of a paper ballot: whose it is, what it says, and for a proxy who signed for them."""
+    """First entry of a named vote's paper ballot: whose it is, what it says, and for a proxy who
+    signed for them."""
 
     def __init__(self, *args, electors, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields = {
             "elector": forms.ModelChoiceField(queryset=electors, label=_("选民/业主"), empty_label="—"),
             **self.fields,
-            "proxy_name": forms.CharField(label=_("受托人（委托投票时填写）"), max_length=50, required=False),
-            "proxy_authorisation": image_field(_("授权委托书（照片）"), required=False),
+            **_proxy_fields(),
+        }
+
+
+class HandOutForm(forms.Form):
+    """A secret vote's paper ballot handed to a named elector, or to their proxy."""
+
+    def __init__(self, *args, electors, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields = {
+            "elector": forms.ModelChoiceField(queryset=electors, label=_("领票人（选民）"), empty_label="—"),
+            **_proxy_fields(),
         }
 
 

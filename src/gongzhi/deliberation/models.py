@@ -271,6 +271,8 @@ class Vote(models.Model):
     # The head of this vote's ballot chain and how many ballots it holds (checked by `votes verify`).
     chain_head = models.CharField(max_length=64, default=GENESIS)
     ballot_count = models.PositiveIntegerField(default=0)
+    # Hash of the frozen electorate, renewed by every audited change to it (checked by `votes verify`).
+    electorate_hash = models.CharField(max_length=64, blank=True)
 
     scope_path = "matter__region__path"
 
@@ -282,6 +284,11 @@ class Vote(models.Model):
             # A secret ballot cannot be changed: nothing links it back to the voter who would change it.
             models.CheckConstraint(
                 condition=~(Q(secret=True) & Q(allow_change=True)), name="secret_ballots_final"
+            ),
+            # Owners vote by area, so each ballot must carry its owner's area: such votes are by name.
+            models.CheckConstraint(
+                condition=~(Q(secret=True) & Q(rule__in=["owners", "owners_special"])),
+                name="owners_vote_by_name",
             ),
         ]
 
@@ -468,11 +475,13 @@ class PaperEntry(models.Model):
     """纸质选票录入：a paper (or proxy) ballot entered by one staff member, waiting for a second to confirm.
 
     The second person types the ballot again without seeing the first entry; only matching entries
-    are cast. The entry is deleted when cast, so a secret paper ballot keeps no link to its voter.
+    are cast. A secret vote's paper ballots are handed out by name (a `Participation`) and entered
+    from the box without one, never more than were handed out.
     """
 
     vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="paper_entries")
-    elector = models.ForeignKey(Elector, on_delete=models.CASCADE, related_name="+")
+    # Empty for a secret vote: its ballots come out of the box without a name.
+    elector = models.ForeignKey(Elector, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     choices = models.JSONField()
     proxy_name = models.CharField(_("受托人"), max_length=50, blank=True)
     proxy_authorisation = models.ForeignKey(
@@ -501,6 +510,7 @@ class Result(models.Model):
     electorate_area = models.DecimalField(_("总面积（㎡）"), max_digits=14, decimal_places=2, default=0)
     participants = models.PositiveIntegerField(_("参与人数"))
     participant_area = models.DecimalField(_("参与面积（㎡）"), max_digits=14, decimal_places=2, default=0)
+    present = models.PositiveIntegerField(_("到会人数"), default=0, help_text=_("签到或投票的人数"))
     questions = models.JSONField(_("各项结果"))
     chain_head = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)

@@ -35,6 +35,8 @@ class Step:
     code: str
     label: str
     kind: str
+    # A step that only follows when the vote of that earlier step carried (else the matter ends there).
+    needs_adopted: str = ""
 
 
 _PUBLISH_RESULT = Step("publish_decision", _("决议公开"), StepKind.PUBLICATION)
@@ -44,9 +46,9 @@ STEPS: dict[str, tuple[Step, ...]] = {
         Step("propose", _("村党组织提议"), StepKind.MEETING),
         Step("discuss", _("村“两委”会议商议"), StepKind.MEETING),
         Step("review", _("党员大会审议"), StepKind.VOTE),
-        Step("decide", _("村民会议或村民代表会议决议"), StepKind.VOTE),
+        Step("decide", _("村民会议或村民代表会议决议"), StepKind.VOTE, needs_adopted="review"),
         _PUBLISH_RESULT,
-        Step("publish_result", _("实施结果公开"), StepKind.PUBLICATION),
+        Step("publish_result", _("实施结果公开"), StepKind.PUBLICATION, needs_adopted="decide"),
     ),
     Process.RESIDENTS_MEETING: (
         Step("convene", _("召集会议并通知居民"), StepKind.MEETING),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,19 +17,17 @@ from django.utils.translation import gettext_lazy
 from gongzhi.core import clock, uploads
 from gongzhi.core.errors import DomainError
 from gongzhi.deliberation import queries
+from gongzhi.deliberation.forms import BallotForm, ClaimForm, FulfilForm
 from gongzhi.deliberation.models import (
     Channel,
-    Elector,
-    Participation,
     Proposal,
     ProposalKind,
     ProposalStatus,
-    Support,
     Vote,
     VoteRule,
     VoteStatus,
 )
-from gongzhi.deliberation.resident_forms import BallotForm, ClaimForm, FulfilForm, ProposeForm, ReceiptForm
+from gongzhi.deliberation.resident_forms import ProposeForm, ReceiptForm
 from gongzhi.deliberation.services import proposals as proposal_services
 from gongzhi.deliberation.services import votes as vote_services
 
@@ -76,7 +73,7 @@ NOT_LISTED_DEFAULT = gettext_lazy("表决名单在投票开始时按实有人口
 
 
 def _resident(request):
-    return getattr(request.user, "resident_record", None)
+    return queries.resident_of(request.user)
 
 
 # ---------------------------------------------------------------- 议事厅
@@ -88,20 +85,8 @@ def home(request):
     if resident is None:
         return render(request, "deliberation/resident_home.html", {"unverified": True})
     user = request.user
-    items = (
-        queries.proposals_for_resident(user)
-        .annotate(supported=Exists(Support.objects.filter(proposal=OuterRef("pk"), resident=resident)))
-        .order_by("-created_at", "-pk")[:50]
-    )
-    votes = (
-        queries.votes_for_resident(user)
-        .select_related("matter", "result")
-        .annotate(
-            can_vote=Exists(Elector.objects.filter(vote=OuterRef("pk"), eligible=True, members=resident)),
-            voted=Exists(Participation.objects.filter(vote=OuterRef("pk"), elector__members=resident)),
-        )
-        .order_by("closes_at", "pk")
-    )
+    items = queries.proposals_with_support(user).order_by("-created_at", "-pk")[:50]
+    votes = queries.votes_with_standing(user).select_related("matter", "result").order_by("closes_at", "pk")
     open_votes = sorted(
         (v for v in votes if v.status == VoteStatus.OPEN), key=lambda v: (not v.can_vote, v.closes_at)
     )
@@ -222,7 +207,7 @@ def _fulfil(request, item: Proposal):
 def _proposal_page(request, item: Proposal, *, claim_form=None, fulfil_form=None, status: int = 200):
     item.refresh_from_db()
     resident = _resident(request)
-    supported = resident is not None and item.supports.filter(resident=resident).exists()
+    supported = resident is not None and queries.has_supported(request.user, item)
     is_wish = item.kind == ProposalKind.WISH
     context = {
         "item": item,
@@ -311,7 +296,7 @@ def vote(request, pk: int):
 def _ballot_state(request, item: Vote) -> dict:
     """The owner groups (or the one entry) this resident may vote for, and which of them voted."""
     mine = list(vote_services.electors_of(request.user, item))
-    voted = {p.elector_id: p for p in item.participations.filter(elector__in=[e.pk for e in mine])}
+    voted = queries.participations_of(item, mine)
     may_change = item.allow_change
     can_cast = [
         e for e in mine if e.pk not in voted or (may_change and voted[e.pk].channel == Channel.ONLINE)
@@ -333,11 +318,7 @@ def _not_listed_reason(request, item: Vote) -> str:
     resident = _resident(request)
     if resident is None:
         return _("实名认证的居民才能参加网上投票。")
-    entry = (
-        item.electors.filter(Q(resident=resident) | Q(members=resident), eligible=False)
-        .order_by("pk")
-        .first()
-    )
+    entry = queries.ineligible_entry(item, resident)
     if entry is not None:
         return _("您不在本次表决的名单中：%(reason)s。") % {"reason": entry.reason}
     return str(NOT_LISTED.get(item.rule, NOT_LISTED_DEFAULT))
@@ -374,18 +355,13 @@ def _vote_page(request, item: Vote, *, form=None, error: str = "", status: int =
 # ---------------------------------------------------------------- receipt check (anyone)
 
 
-def _public_vote(number: int) -> Vote | None:
-    """A vote that has opened, by its number; used only together with a receipt code."""
-    return Vote.objects.exclude(status=VoteStatus.DRAFT).select_related("matter").filter(pk=number).first()
-
-
 def receipt(request):
     form = ReceiptForm(request.POST or None, initial={"vote": request.GET.get("vote", "")})
     found, checked = [], False
     item = None
     if request.method == "POST" and form.is_valid():
         checked = True
-        item = _public_vote(form.cleaned_data["vote"])
+        item = queries.public_vote(form.cleaned_data["vote"])
         found = vote_services.receipt_ballots(item, form.cleaned_data["code"]) if item else []
         if not found:
             item = None  # a wrong code tells nothing, not even the vote's title

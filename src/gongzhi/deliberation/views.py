@@ -23,26 +23,13 @@ from django.views.decorators.http import require_POST
 
 from gongzhi.core import clock, formats, pdf, scopes, uploads
 from gongzhi.core.errors import DomainError
-from gongzhi.core.models import Attachment, Level, Region
+from gongzhi.core.models import Level, Region
 from gongzhi.core.roles import Role
 from gongzhi.deliberation import forms, processes, queries
-from gongzhi.deliberation.models import (
-    AgendaThreshold,
-    Attendance,
-    Elector,
-    FollowUpTask,
-    MatterStatus,
-    MatterStep,
-    PaperEntry,
-    Participation,
-    ProposalKind,
-    ProposalStatus,
-    Result,
-    VoteStatus,
-)
+from gongzhi.deliberation.models import MatterStatus, ProposalKind, ProposalStatus, VoteStatus
 from gongzhi.deliberation.processes import Process, StepKind
 from gongzhi.deliberation.services import matters, proposals, votes
-from gongzhi.people.models import Building, Resident, ResidentStatus
+from gongzhi.people.models import Building
 
 MANAGE = "deliberation.manage"
 COUNT = "deliberation.count"
@@ -256,11 +243,7 @@ def agenda_threshold(request):
         else:
             status = 400
     rows = [{"community": c, "supports": proposals.supports_needed(c)} for c in communities[:500]]
-    configured = set(
-        AgendaThreshold.objects.filter(region__in=[r["community"] for r in rows]).values_list(
-            "region_id", flat=True
-        )
-    )
+    configured = queries.configured_thresholds([r["community"] for r in rows])
     for row in rows:
         row["configured"] = row["community"].pk in configured
     return render(request, "deliberation/staff_threshold.html", {"form": form, "rows": rows}, status=status)
@@ -315,17 +298,18 @@ def _matter_page(request, matter, *, step_form=None, task_form=None, error="", s
     user = request.user
     manage = scopes.can(user, MANAGE, matter) and matter.status == MatterStatus.OPEN
     matter.vote_list = list(matter.votes.order_by("created_at", "pk"))
-    results = {r.vote_id: r for r in Result.objects.filter(vote__in=matter.vote_list)}
+    results = queries.results_of(matter.vote_list)
     for vote in matter.vote_list:
         vote.result_record = results.get(vote.pk)
     steps = queries.steps_of(matter)
     following = next((s for s in steps if s["is_next"]), None)
+    failed = queries.failed_vote_step(matter)
     if following is not None:
         following["vote"] = _step_vote(matter, following["step"].code) if following["rules"] else None
         waiting = following["rules"] and (
             following["vote"] is None or following["vote"].status != VoteStatus.CLOSED
         )
-        following["can_record"] = manage and not waiting
+        following["can_record"] = manage and not waiting and failed is None
         following["can_vote"] = manage and bool(following["rules"]) and following["vote"] is None
         if following["can_record"] and step_form is None:
             step_form = forms.StepForm(initial={"held_on": clock.today()})
@@ -346,7 +330,8 @@ def _matter_page(request, matter, *, step_form=None, task_form=None, error="", s
         "tasks": matter.tasks.all(),
         "task_form": task_form or (forms.TaskForm() if manage else None),
         "can_manage": manage,
-        "can_close": manage and processes.is_complete(matter.process, done),
+        "can_close": manage and (processes.is_complete(matter.process, done) or failed is not None),
+        "failed_step": failed,
         "linked_proposals": matter.proposals.all(),
         "error": error,
     }
@@ -405,8 +390,7 @@ def task_add(request, pk: int):
 @login_required
 @require_POST
 def task_done(request, pk: int):
-    visible = queries.matters_visible_to(request.user).values("pk")
-    task = get_object_or_404(FollowUpTask.objects.filter(matter__in=visible), pk=pk)
+    task = get_object_or_404(queries.tasks_visible_to(request.user), pk=pk)
     try:
         matters.complete_task(request.user, task, note=request.POST.get("note", ""))
     except DomainError as exc:
@@ -474,19 +458,6 @@ def _visible_vote(request, pk: int):
     return get_object_or_404(queries.votes_visible_to(request.user), pk=pk)
 
 
-def _turnout(vote):
-    figures = queries.turnout(vote)
-    return {
-        "electorate": figures.electorate,
-        "electorate_area": formats.area(figures.electorate_area),
-        "voted": figures.voted,
-        "voted_area": formats.area(figures.voted_area),
-        "signed_in": figures.signed_in,
-        "pending_paper": figures.pending_paper,
-        "quorum": figures.quorum.as_dict() if figures.quorum is not None else None,
-    }
-
-
 @login_required
 def vote_detail(request, pk: int):
     vote = _visible_vote(request, pk)
@@ -498,11 +469,9 @@ def vote_detail(request, pk: int):
         {
             "vote": vote,
             "questions": vote.questions.prefetch_related("options"),
-            "turnout": _turnout(vote) if vote.status != VoteStatus.DRAFT else None,
-            "participations": Participation.objects.filter(vote=vote)
-            .select_related("elector", "cast_by", "confirmed_by")
-            .order_by("at", "pk"),
-            "result": Result.objects.filter(vote=vote).first(),
+            "turnout": queries.turnout_summary(vote) if vote.status != VoteStatus.DRAFT else None,
+            "participations": queries.participations(vote),
+            "result": queries.result_of(vote),
             "can_open": manage and vote.status == VoteStatus.DRAFT,
             "can_close": manage and vote.status == VoteStatus.OPEN,
             "can_count": scopes.can(user, COUNT, vote.matter),
@@ -552,28 +521,27 @@ def electors(request, pk: int):
         reason = form.cleaned_data["reason"]
         try:
             if request.POST.get("action") == "remove":
-                elector = get_object_or_404(Elector, vote=vote, pk=_pk(request.POST.get("elector")))
+                elector = _elector(vote, request.POST.get("elector"))
                 votes.remove_elector(user, elector, reason=reason)
                 messages.success(request, _("已将%(name)s移出表决名单") % {"name": elector.name})
             else:
-                resident = get_object_or_404(_addable(user, vote), pk=_pk(request.POST.get("resident")))
+                resident = get_object_or_404(
+                    queries.addable_residents(user, vote), pk=_pk(request.POST.get("resident"))
+                )
                 votes.add_elector(user, vote, resident=resident, reason=reason)
                 messages.success(request, _("已将%(name)s加入表决名单") % {"name": resident.name})
         except DomainError as exc:
             _fail(request, exc)
         return redirect(reverse("deliberation:electors", args=[vote.pk]))
     query = request.GET.get("q", "").strip()
-    found = list(_addable(user, vote).filter(name__contains=query)[:SEARCH_LIMIT]) if query and manage else []
-    rows = list(
-        Elector.objects.filter(vote=vote)
-        .select_related("changed_by")
-        .prefetch_related("members")
-        .order_by("-eligible", "pk")
+    found = (
+        list(queries.addable_residents(user, vote).filter(name__contains=query)[:SEARCH_LIMIT])
+        if query and manage
+        else []
     )
-    voted = set(Participation.objects.filter(vote=vote).values_list("elector_id", flat=True))
+    rows = queries.electors_table(vote)
     for row in rows:
         row.area_text = formats.area(row.area)
-        row.voted = row.pk in voted
     eligible = [row for row in rows if row.eligible]
     return render(
         request,
@@ -590,15 +558,11 @@ def electors(request, pk: int):
     )
 
 
-def _addable(user, vote):
-    """Residents living in the vote's community whom the user may put on its electorate."""
-    return scopes.visible(
-        Resident.objects.filter(
-            region__path__startswith=vote.matter.region.path, status=ResidentStatus.LIVING_HERE
-        ).order_by("name", "pk"),
-        user,
-        MANAGE,
-    )
+def _elector(vote, value):
+    elector = queries.elector_of(vote, _pk(value))
+    if elector is None:
+        raise Http404
+    return elector
 
 
 @login_required
@@ -610,7 +574,7 @@ def sign_in(request, pk: int):
     if request.method == "POST":
         if not manage:
             return _deny(request)
-        elector = get_object_or_404(Elector, vote=vote, pk=_pk(request.POST.get("elector")))
+        elector = _elector(vote, request.POST.get("elector"))
         try:
             matters.sign_in(user, vote, elector)
         except DomainError as exc:
@@ -618,32 +582,40 @@ def sign_in(request, pk: int):
         else:
             messages.success(request, _("%(name)s已签到") % {"name": elector.name})
         return redirect(reverse("deliberation:sign_in", args=[vote.pk]) + f"#elector-{elector.pk}")
-    signed = dict(Attendance.objects.filter(vote=vote).values_list("elector_id", "signed_in_at"))
-    rows = list(Elector.objects.filter(vote=vote, eligible=True).order_by("pk"))
-    for row in rows:
-        row.signed_in_at = signed.get(row.pk)
+    rows = queries.electors_table(vote, eligible_only=True)
     return render(
         request,
         "deliberation/staff_sign_in.html",
-        {"vote": vote, "rows": rows, "signed": len(signed), "can_manage": manage},
+        {"vote": vote, "rows": rows, "signed": sum(1 for r in rows if r.signed_in), "can_manage": manage},
     )
 
 
 def _entry_form(vote, data=None, files=None):
-    busy = list(Participation.objects.filter(vote=vote).values_list("elector_id", flat=True))
-    busy += list(PaperEntry.objects.filter(vote=vote).values_list("elector_id", flat=True))
-    waiting = Elector.objects.filter(vote=vote, eligible=True).exclude(pk__in=busy).order_by("pk")
-    return forms.PaperEntryForm(data, files, vote=vote, electors=waiting, prefix="entry")
+    """A named ballot names its elector (and a proxy); a secret one is entered as it comes out of the box."""
+    if vote.secret:
+        return forms.BallotForm(data, vote=vote, prefix="entry")
+    return forms.PaperEntryForm(
+        data, files, vote=vote, electors=queries.waiting_electors(vote), prefix="entry"
+    )
 
 
-def _paper_page(request, vote, *, entry_form=None, confirm=None, confirm_form=None, error="", status=200):
+def _hand_out_form(vote, data=None, files=None):
+    return forms.HandOutForm(data, files, electors=queries.waiting_electors(vote), prefix="hand")
+
+
+def _paper_page(
+    request,
+    vote,
+    *,
+    entry_form=None,
+    hand_out_form=None,
+    confirm=None,
+    confirm_form=None,
+    error="",
+    status=200,
+):
     user = request.user
     can_count = scopes.can(user, COUNT, vote.matter) and vote.status == VoteStatus.OPEN
-    entries = list(
-        PaperEntry.objects.filter(vote=vote)
-        .select_related("elector", "entered_by")
-        .order_by("entered_at", "pk")
-    )
     if confirm is not None and confirm_form is None:
         confirm_form = forms.BallotForm(vote=vote, prefix="confirm")
     return render(
@@ -651,9 +623,11 @@ def _paper_page(request, vote, *, entry_form=None, confirm=None, confirm_form=No
         "deliberation/staff_paper.html",
         {
             "vote": vote,
-            "entries": entries,
+            "entries": queries.pending_entries(vote),
+            "box": queries.paper_box(vote) if vote.secret else None,
             "can_count": can_count,
             "entry_form": entry_form or (_entry_form(vote) if can_count else None),
+            "hand_out_form": hand_out_form or (_hand_out_form(vote) if can_count and vote.secret else None),
             "confirm": confirm if can_count else None,
             "confirm_form": confirm_form,
             "discard_form": forms.DiscardForm(),
@@ -663,49 +637,41 @@ def _paper_page(request, vote, *, entry_form=None, confirm=None, confirm_form=No
     )
 
 
+def _ballot_name(entry) -> str:
+    """How a pending ballot is called on the page: its elector, or its number when it is unnamed."""
+    if entry.elector is not None:
+        return entry.elector.name
+    return _("第 %(n)s 张（未记名）") % {"n": entry.number}
+
+
+def _pending(vote, value):
+    entry = queries.pending_entry(vote, _pk(value))
+    if entry is None:
+        raise Http404
+    return entry
+
+
 @login_required
 def paper_ballots(request, pk: int):
-    """纸质选票: one staff member enters a ballot, a second types it again without seeing the first."""
+    """纸质选票: one staff member enters a ballot, a second types it again without seeing the first.
+    On a secret vote a ballot is first handed to a named elector (that is their vote taken part in);
+    what comes back out of the box is entered with no name."""
     user = request.user
     vote = _visible_vote(request, pk)
     if request.method != "POST":
         confirm = None
         if request.GET.get("confirm", "").isdigit():
-            confirm = get_object_or_404(
-                PaperEntry.objects.select_related("elector", "entered_by"),
-                vote=vote,
-                pk=request.GET["confirm"],
-            )
+            confirm = _pending(vote, request.GET["confirm"])
             if confirm.entered_by_id == user.pk:
                 messages.error(request, _("录入和确认须由两位不同的工作人员完成"))
                 return redirect("deliberation:paper", pk=vote.pk)
         return _paper_page(request, vote, confirm=confirm)
     action = request.POST.get("action")
+    if action == "hand_out":
+        return _hand_out(request, vote)
     if action == "enter":
-        form = _entry_form(vote, request.POST, request.FILES)
-        if not form.is_valid():
-            return _paper_page(request, vote, entry_form=form, error=_("请修改以下问题后再提交"), status=400)
-        data = form.cleaned_data
-        try:
-            votes.enter_paper_ballot(
-                user,
-                vote,
-                elector=data["elector"],
-                choices=form.choices(),
-                proxy_name=data["proxy_name"],
-                proxy_authorisation=data["proxy_authorisation"],
-            )
-        except DomainError as exc:
-            return _paper_page(request, vote, entry_form=form, error=exc.message, status=exc.status)
-        messages.success(
-            request, _("已录入%(name)s的选票，请另一位工作人员确认") % {"name": data["elector"].name}
-        )
-        return redirect("deliberation:paper", pk=vote.pk)
-    entry = get_object_or_404(
-        PaperEntry.objects.select_related("elector", "entered_by"),
-        vote=vote,
-        pk=_pk(request.POST.get("entry")),
-    )
+        return _enter(request, vote)
+    entry = _pending(vote, request.POST.get("entry"))
     if action == "confirm":
         form = forms.BallotForm(request.POST, vote=vote, prefix="confirm")
         if not form.is_valid():
@@ -718,7 +684,7 @@ def paper_ballots(request, pk: int):
             return _paper_page(
                 request, vote, confirm=entry, confirm_form=form, error=exc.message, status=exc.status
             )
-        messages.success(request, _("两次录入一致，%(name)s的选票已计入") % {"name": entry.elector.name})
+        messages.success(request, _("两次录入一致，%(name)s的选票已计入") % {"name": _ballot_name(entry)})
         return redirect("deliberation:paper", pk=vote.pk)
     if action == "discard":
         form = forms.DiscardForm(request.POST)
@@ -729,9 +695,55 @@ def paper_ballots(request, pk: int):
         except DomainError as exc:
             _fail(request, exc)
         else:
-            messages.success(request, _("已作废%(name)s的录入") % {"name": entry.elector.name})
+            messages.success(request, _("已作废%(name)s的录入") % {"name": _ballot_name(entry)})
         return redirect("deliberation:paper", pk=vote.pk)
     return _paper_page(request, vote, error=_("未知的操作"), status=400)
+
+
+def _hand_out(request, vote):
+    form = _hand_out_form(vote, request.POST, request.FILES)
+    if not form.is_valid():
+        return _paper_page(request, vote, hand_out_form=form, error=_("请修改以下问题后再提交"), status=400)
+    data = form.cleaned_data
+    try:
+        votes.hand_out_paper_ballot(
+            request.user,
+            vote,
+            elector=data["elector"],
+            proxy_name=data["proxy_name"],
+            proxy_authorisation=data["proxy_authorisation"],
+        )
+    except DomainError as exc:
+        return _paper_page(request, vote, hand_out_form=form, error=exc.message, status=exc.status)
+    messages.success(request, _("已向%(name)s发放纸质选票") % {"name": data["elector"].name})
+    return redirect(reverse("deliberation:paper", args=[vote.pk]) + "#hand-out")
+
+
+def _enter(request, vote):
+    form = _entry_form(vote, request.POST, request.FILES)
+    if not form.is_valid():
+        return _paper_page(request, vote, entry_form=form, error=_("请修改以下问题后再提交"), status=400)
+    data = form.cleaned_data
+    named = (
+        {}
+        if vote.secret
+        else {
+            "elector": data["elector"],
+            "proxy_name": data["proxy_name"],
+            "proxy_authorisation": data["proxy_authorisation"],
+        }
+    )
+    try:
+        votes.enter_paper_ballot(request.user, vote, choices=form.choices(), **named)
+    except DomainError as exc:
+        return _paper_page(request, vote, entry_form=form, error=exc.message, status=exc.status)
+    if vote.secret:
+        messages.success(request, _("已录入一张未记名选票，请另一位工作人员确认"))
+    else:
+        messages.success(
+            request, _("已录入%(name)s的选票，请另一位工作人员确认") % {"name": data["elector"].name}
+        )
+    return redirect("deliberation:paper", pk=vote.pk)
 
 
 @login_required
@@ -754,16 +766,9 @@ def result_pdf(request, pk: int):
 
 @login_required
 def attachment(request, pk: int):
-    """A step photo, a fulfilment photo or a proxy authorisation, for those who may see what it belongs to."""
-    user = request.user
-    matters_seen = queries.matters_visible_to(user).values("pk")
-    votes_seen = queries.votes_visible_to(user).values("pk")
-    linked = (
-        MatterStep.objects.filter(matter__in=matters_seen, attachments=pk).exists()
-        or queries.proposals_visible_to(user).filter(fulfilment_photo_id=pk).exists()
-        or Participation.objects.filter(vote__in=votes_seen, proxy_authorisation_id=pk).exists()
-        or PaperEntry.objects.filter(vote__in=votes_seen, proxy_authorisation_id=pk).exists()
-    )
-    if not linked:
+    """A step photo or a fulfilment photo for those who may see what it belongs to; a proxy's signed
+    authorisation only for those who count the vote's ballots."""
+    found = queries.attachment_visible_to(request.user, pk)
+    if found is None:
         raise Http404
-    return uploads.file_response(get_object_or_404(Attachment, pk=pk))
+    return uploads.file_response(found)

@@ -60,7 +60,7 @@ def create_matter(
 
 
 def _lock(matter: Matter) -> Matter:
-    return Matter.objects.select_for_update().select_related("region").get(pk=matter.pk)
+    return Matter.objects.select_for_update(of=("self",)).select_related("region").get(pk=matter.pk)
 
 
 @transaction.atomic
@@ -98,10 +98,12 @@ def record_step(
     minutes = (minutes or "").strip()
     if step.kind in (StepKind.PUBLICATION, StepKind.OUTCOME) and not minutes:
         raise DomainError("matter.text_required", _("请填写公开内容或协商结果"))
+    require_adopted(matter, step)
     if processes.rules_for(matter.process, code):
-        vote = Vote.objects.filter(matter=matter, step_code=code).order_by("-pk").first()
-        if vote is None or vote.status != VoteStatus.CLOSED:
-            raise Conflict("matter.vote_not_closed", _("这一步骤的表决结束后才能记录"))
+        step_votes = Vote.objects.filter(matter=matter, step_code=code)
+        if not step_votes.exists() or step_votes.exclude(status=VoteStatus.CLOSED).exists():
+            raise Conflict("matter.vote_not_closed", _("这一步骤的表决全部结束后才能记录"))
+
     if len(photos) > MAX_ATTACHMENTS:
         raise DomainError("matter.too_many_photos", _("最多上传%(n)s张图片") % {"n": MAX_ATTACHMENTS})
     record = MatterStep.objects.create(
@@ -133,20 +135,53 @@ def record_step(
     return record
 
 
+def _latest_vote(matter: Matter, code: str) -> Vote | None:
+    return Vote.objects.filter(matter=matter, step_code=code).select_related("result").order_by("-pk").first()
+
+
+def adopted(vote: Vote) -> bool:
+    """A closed vote decided its matter: every question valid and carried."""
+    result = getattr(vote, "result", None)
+    return result is not None and all(q["valid"] and q["passed"] for q in result.questions)
+
+
+def require_adopted(matter: Matter, step: processes.Step) -> None:
+    """A step that follows only a carried vote is refused after that vote failed."""
+    if step.needs_adopted and _vote_failed(matter, step.needs_adopted):
+        raise Conflict(
+            "matter.vote_failed", _("前一步骤的表决未获通过，不能进入这一步；可重新表决，或终止议题")
+        )
+
+
+def _vote_failed(matter: Matter, code: str) -> bool:
+    """The step's latest vote closed without carrying (a step not yet voted on has not failed)."""
+    vote = _latest_vote(matter, code)
+    return vote is not None and vote.status == VoteStatus.CLOSED and not adopted(vote)
+
+
 @transaction.atomic
 def close_matter(actor, matter: Matter) -> Matter:
-    """Only a matter whose every step is recorded — both publications included — can be closed."""
+    """Only a matter whose every step is recorded — both publications included — can be closed, or
+    one whose latest vote did not pass (the process ends there)."""
     matter = _lock(matter)
     scopes.require(actor, MANAGE, matter)
     if matter.status == MatterStatus.CLOSED:
         raise Conflict("matter.closed", _("议题已办结"))
+    if matter.votes.exclude(status=VoteStatus.CLOSED).exists():
+        raise Conflict("matter.vote_running", _("还有未结束的表决，请先结束表决"))
     done = set(matter.steps.values_list("code", flat=True))
     missing = processes.next_step(matter.process, done)
-    if missing is not None:
+    failed = (
+        missing is not None and bool(missing.needs_adopted) and _vote_failed(matter, missing.needs_adopted)
+    )
+    if missing is not None and not failed:
         raise Conflict("matter.steps_missing", _("还有步骤未完成：%(step)s") % {"step": missing.label})
+    if failed and not matter.outcome:  # ended by a vote that did not pass: say so where the outcome goes
+        ended_at = processes.step_of(matter.process, missing.needs_adopted)
+        matter.outcome = _("“%(step)s”表决未获通过，议题终止") % {"step": ended_at.label}
     matter.status, matter.closed_at = MatterStatus.CLOSED, clock.now()
-    matter.save(update_fields=["status", "closed_at"])
-    audit.record(actor, "matter.close", matter)
+    matter.save(update_fields=["status", "closed_at", "outcome"])
+    audit.record(actor, "matter.close", matter, after={"ended_by_failed_vote": failed})
     return matter
 
 
@@ -167,7 +202,9 @@ def add_task(actor, matter: Matter, *, title: str, owner: str, due_on: dt.date |
 
 @transaction.atomic
 def complete_task(actor, task: FollowUpTask, *, note: str) -> FollowUpTask:
-    task = FollowUpTask.objects.select_for_update().select_related("matter__region").get(pk=task.pk)
+    task = (
+        FollowUpTask.objects.select_for_update(of=("self",)).select_related("matter__region").get(pk=task.pk)
+    )
     scopes.require(actor, MANAGE, task.matter)
     if task.done_on is not None:
         raise Conflict("task.done", _("该任务已完成"))
@@ -180,7 +217,7 @@ def complete_task(actor, task: FollowUpTask, *, note: str) -> FollowUpTask:
 @transaction.atomic
 def sign_in(actor, vote: Vote, elector: Elector) -> Attendance:
     """Sign an elector in at the meeting where the vote is held."""
-    vote = Vote.objects.select_for_update().select_related("matter__region").get(pk=vote.pk)
+    vote = Vote.objects.select_for_update(of=("self",)).select_related("matter__region").get(pk=vote.pk)
     scopes.require(actor, MANAGE, vote.matter)
     if vote.status != VoteStatus.OPEN:
         raise Conflict("vote.not_open", _("表决进行中才能签到"))

@@ -92,7 +92,7 @@ def raise_proposal(
 
 
 def _lock(proposal: Proposal) -> Proposal:
-    return Proposal.objects.select_for_update().select_related("region").get(pk=proposal.pk)
+    return Proposal.objects.select_for_update(of=("self",)).select_related("region").get(pk=proposal.pk)
 
 
 @transaction.atomic
@@ -156,8 +156,12 @@ def claim_wish(actor, proposal: Proposal, *, claimant: str) -> Proposal:
     claimant = (claimant or "").strip()
     if not claimant:
         raise DomainError("proposal.claimant_required", _("请填写认领人或认领单位"))
-    if resident_of(actor) is None and not scopes.can(actor, MANAGE, proposal):
-        raise PermissionDenied("proposal.not_verified", _("实名认证的居民或社区工作人员才能认领微心愿"))
+    resident = resident_of(actor)
+    at_home = resident is not None and resident.region.path.startswith(proposal.region.path)
+    if not at_home and not scopes.can(actor, MANAGE, proposal):
+        raise PermissionDenied(
+            "proposal.not_verified", _("本社区（村）实名认证的居民或工作人员才能认领微心愿")
+        )
     proposal.status, proposal.claimed_by_name = ProposalStatus.CLAIMED, claimant[:100]
     proposal.claimed_by, proposal.claimed_at = actor, clock.now()
     proposal.save()

@@ -21,6 +21,7 @@ from gongzhi.core.models import User
 from gongzhi.deliberation import chain, electorate, processes, rules
 from gongzhi.deliberation.models import (
     GENESIS,
+    Attendance,
     Ballot,
     Channel,
     Elector,
@@ -36,6 +37,7 @@ from gongzhi.deliberation.models import (
     VoteRule,
     VoteStatus,
 )
+from gongzhi.deliberation.services import matters
 from gongzhi.people.models import Resident
 
 MANAGE = "deliberation.manage"
@@ -47,7 +49,7 @@ _shuffle = random.SystemRandom().shuffle
 
 
 def _lock(vote: Vote) -> Vote:
-    return Vote.objects.select_related("matter__region").select_for_update().get(pk=vote.pk)
+    return Vote.objects.select_related("matter__region").select_for_update(of=("self",)).get(pk=vote.pk)
 
 
 def _ensure_status(vote: Vote, *statuses: str) -> None:
@@ -78,7 +80,7 @@ def create_vote(
     allow_change: bool = False,
 ) -> Vote:
     """A vote in preparation. `questions`: [{"text", "kind", "max_choices", "options": [labels]}]."""
-    matter = Matter.objects.select_for_update().select_related("region").get(pk=matter.pk)
+    matter = Matter.objects.select_for_update(of=("self",)).select_related("region").get(pk=matter.pk)
     scopes.require(actor, MANAGE, matter)
     if matter.status != MatterStatus.OPEN:
         raise Conflict("matter.closed", _("议题已办结，不能再发起表决"))
@@ -88,6 +90,8 @@ def create_vote(
     title = (title or "").strip()
     if not title:
         raise DomainError("vote.title_required", _("请填写表决事项"))
+    if secret and rule in (VoteRule.OWNERS, VoteRule.OWNERS_SPECIAL):
+        raise DomainError("vote.owners_by_name", _("业主共同决定按专有部分面积计票，须记名表决"))
     if secret and allow_change:
         raise DomainError("vote.secret_final", _("无记名投票一经投出不能更改，请取消“截止前可改票”"))
     if not questions:
@@ -158,6 +162,7 @@ def open_vote(actor, vote: Vote) -> Vote:
     processes_done = set(vote.matter.steps.values_list("code", flat=True))
     if not processes.can_record(vote.matter.process, processes_done, vote.step_code):
         raise Conflict("vote.step_not_reached", _("议事程序尚未进行到这一步骤，请先记录前面的步骤"))
+    matters.require_adopted(vote.matter, processes.step_of(vote.matter.process, vote.step_code))
     considered = electorate.candidates(vote, clock.today())
     electors = Elector.objects.bulk_create(
         Elector(
@@ -179,6 +184,7 @@ def open_vote(actor, vote: Vote) -> Vote:
     )
     vote.status, vote.opened_at = VoteStatus.OPEN, now
     vote.save(update_fields=["status", "opened_at"])
+    _seal_electorate(vote)
     eligible = sum(1 for c in considered if c.eligible)
     audit.record(actor, "vote.open", vote, after={"considered": len(considered), "eligible": eligible})
     return vote
@@ -207,6 +213,7 @@ def add_elector(actor, vote: Vote, *, resident: Resident, reason: str) -> Electo
     elector.eligible, elector.reason = True, _("工作人员加入")
     _mark_change(actor, elector, reason)
     elector.members.add(resident)
+    _seal_electorate(vote)
     audit.record(actor, "vote.elector_add", vote, after={"elector": elector.pk, "reason": reason})
     return elector
 
@@ -218,6 +225,13 @@ def remove_elector(actor, elector: Elector, *, reason: str) -> Elector:
     scopes.require(actor, MANAGE, vote.matter)
     _ensure_status(vote, VoteStatus.OPEN)
     reason = _required_reason(reason)
+    if vote.by_area:
+        raise DomainError(
+            "elector.owners_from_register", _("业主名单按房屋产权登记生成，请先在人房台账中变更产权")
+        )
+    if Participation.objects.filter(vote=vote).exists():
+        # Taking people off once votes are in could lower the bar the votes are measured against.
+        raise Conflict("elector.voting_started", _("已有人投票，不能再移出名单"))
     elector = Elector.objects.select_for_update().get(pk=elector.pk)
     if not elector.eligible:
         raise Conflict("elector.not_eligible", _("%(name)s不在表决名单中") % {"name": elector.name})
@@ -228,8 +242,14 @@ def remove_elector(actor, elector: Elector, *, reason: str) -> Elector:
         raise Conflict("elector.has_voted", _("%(name)s已经投票，不能移出名单") % {"name": elector.name})
     elector.eligible, elector.reason = False, _("工作人员移出")
     _mark_change(actor, elector, reason)
+    _seal_electorate(vote)
     audit.record(actor, "vote.elector_remove", vote, after={"elector": elector.pk, "reason": reason})
     return elector
+
+
+def _seal_electorate(vote: Vote) -> None:
+    vote.electorate_hash = chain.electorate_hash(vote)
+    vote.save(update_fields=["electorate_hash"])
 
 
 def _required_reason(reason: str) -> str:
@@ -278,7 +298,7 @@ def cast_online(actor, vote: Vote, choices: Mapping, *, elector: Elector | None 
         raise Conflict("vote.already_voted", _("您的纸质选票已交回并在录入中，不能再网上投票"))
     existing = Participation.objects.filter(vote=vote, elector=elector).first()
     if existing is not None:
-        if not (vote.allow_change and existing.channel == Channel.ONLINE):
+        if not (vote.allow_change and existing.channel == Channel.ONLINE and existing.cast_by_id == actor.pk):
             raise Conflict("vote.already_voted", _("您已经投过票，不能重复投票"))
         existing.at, existing.cast_by = clock.now(), actor
         existing.save(update_fields=["at", "cast_by"])
@@ -340,7 +360,7 @@ def _parse_choices(vote: Vote, choices: Mapping) -> dict[Question, list[int]]:
 
 
 def _append_ballots(
-    vote: Vote, elector: Elector, parsed: dict, channel: str, *, replace: bool = False
+    vote: Vote, elector: Elector | None, parsed: dict, channel: str, *, replace: bool = False
 ) -> str:
     """Add one link per question to the vote's chain (the caller holds the vote's row lock)."""
     receipt = chain.new_receipt()
@@ -362,7 +382,7 @@ def _append_ballots(
             question=question,
             elector=None if vote.secret else elector,
             choices=chosen,
-            area=elector.area if vote.by_area else Decimal(0),
+            area=elector.area if vote.by_area else Decimal(0),  # owners' votes are never secret
             channel=channel,
             cast_at=now,
             receipt_hash=digest,
@@ -380,26 +400,74 @@ def _append_ballots(
 
 
 @transaction.atomic
-def enter_paper_ballot(
-    actor, vote: Vote, *, elector: Elector, choices: Mapping, proxy_name: str = "", proxy_authorisation=None
-) -> PaperEntry:
-    """First of two entries of a paper ballot; a proxy ballot also needs the signed authorisation."""
+def hand_out_paper_ballot(
+    actor, vote: Vote, *, elector: Elector, proxy_name: str = "", proxy_authorisation=None
+):
+    """A secret vote's paper ballot is handed to a named elector (or their proxy): that is their
+    participation. What they mark comes back through the box and is entered without a name."""
     vote = _lock(vote)
     scopes.require(actor, COUNT, vote.matter)
     _ensure_status(vote, VoteStatus.OPEN)
+    if not vote.secret:
+        raise DomainError("ballot.not_secret", _("记名表决的纸质选票直接按选民录入"))
     elector = _eligible(vote, elector)
+    proxy_name, authorisation = _proxy(actor, proxy_name, proxy_authorisation)
+    participation = _participate(
+        vote,
+        elector,
+        Channel.PROXY if proxy_name else Channel.PAPER,
+        cast_by=actor,
+        proxy_name=proxy_name,
+        proxy_authorisation=authorisation,
+    )
+    audit.record(actor, "vote.paper_hand_out", vote, after={"elector": elector.pk, "proxy": bool(proxy_name)})
+    return participation
+
+
+def _proxy(actor, proxy_name: str, proxy_authorisation):
     proxy_name = (proxy_name or "").strip()[:50]
     if bool(proxy_name) != bool(proxy_authorisation):
         raise DomainError("ballot.proxy_incomplete", _("委托投票须同时填写受托人并上传授权委托书"))
+    return proxy_name, (uploads.store_image(actor, proxy_authorisation) if proxy_authorisation else None)
+
+
+@transaction.atomic
+def enter_paper_ballot(
+    actor,
+    vote: Vote,
+    *,
+    choices: Mapping,
+    elector: Elector | None = None,
+    proxy_name: str = "",
+    proxy_authorisation=None,
+) -> PaperEntry:
+    """First of two entries of a paper ballot. A named vote's ballot names its elector (a proxy ballot
+    also needs the signed authorisation); a secret vote's ballot names nobody."""
+    vote = _lock(vote)
+    scopes.require(actor, COUNT, vote.matter)
+    _ensure_status(vote, VoteStatus.OPEN)
     parsed = _parse_choices(vote, choices)
-    if Participation.objects.filter(vote=vote, elector=elector).exists():
-        raise Conflict("vote.already_voted", _("%(name)s已经投过票，不能重复投票") % {"name": elector.name})
-    if PaperEntry.objects.filter(vote=vote, elector=elector).exists():
-        raise Conflict(
-            "ballot.entry_pending",
-            _("%(name)s的纸质选票已录入，等待另一位工作人员确认") % {"name": elector.name},
-        )
-    authorisation = uploads.store_image(actor, proxy_authorisation) if proxy_authorisation else None
+    if vote.secret:
+        if elector is not None or proxy_name:
+            raise DomainError(
+                "ballot.secret_unnamed", _("无记名投票的选票不记录投票人，委托在发放选票时登记")
+            )
+        _check_box_count(vote)
+        authorisation = None
+    else:
+        if elector is None:
+            raise DomainError("ballot.elector_required", _("请选择这张选票的投票人"))
+        elector = _eligible(vote, elector)
+        if Participation.objects.filter(vote=vote, elector=elector).exists():
+            raise Conflict(
+                "vote.already_voted", _("%(name)s已经投过票，不能重复投票") % {"name": elector.name}
+            )
+        if PaperEntry.objects.filter(vote=vote, elector=elector).exists():
+            raise Conflict(
+                "ballot.entry_pending",
+                _("%(name)s的纸质选票已录入，等待另一位工作人员确认") % {"name": elector.name},
+            )
+        proxy_name, authorisation = _proxy(actor, proxy_name, proxy_authorisation)
     entry = PaperEntry.objects.create(
         vote=vote,
         elector=elector,
@@ -413,30 +481,45 @@ def enter_paper_ballot(
     return entry
 
 
+def _check_box_count(vote: Vote) -> None:
+    """The box cannot hold more ballots than were handed out."""
+    handed_out = Participation.objects.filter(vote=vote).exclude(channel=Channel.ONLINE).count()
+    first = vote.questions.order_by("order", "pk").first()
+    entered = Ballot.objects.filter(vote=vote, question=first).exclude(channel=Channel.ONLINE).count()
+    pending = PaperEntry.objects.filter(vote=vote).count()
+    if entered + pending >= handed_out:
+        raise Conflict(
+            "ballot.more_than_handed_out",
+            _("已录入的纸质选票（%(n)s张）已达到发放数（%(m)s张），不能再录入")
+            % {"n": entered + pending, "m": handed_out},
+        )
+
+
 @transaction.atomic
 def confirm_paper_ballot(actor, entry: PaperEntry, *, choices: Mapping) -> str:
     """Second entry by another staff member; matching entries are cast. Returns the receipt code."""
     vote = _lock(entry.vote)
     scopes.require(actor, COUNT, vote.matter)
     _ensure_status(vote, VoteStatus.OPEN)
-    entry = PaperEntry.objects.select_for_update().select_related("elector").get(pk=entry.pk)
+    entry = PaperEntry.objects.select_for_update(of=("self",)).select_related("elector").get(pk=entry.pk)
     if entry.entered_by_id == getattr(actor, "pk", None):
         raise PermissionDenied("ballot.same_person", _("录入和确认须由两位不同的工作人员完成"))
     parsed = _parse_choices(vote, choices)
     if {str(q.pk): chosen for q, chosen in parsed.items()} != entry.choices:
         raise Conflict("ballot.entries_differ", _("两次录入不一致，请核对纸质选票后重新确认"))
     channel = Channel.PROXY if entry.proxy_name else Channel.PAPER
-    _participate(
-        vote,
-        entry.elector,
-        channel,
-        cast_by=entry.entered_by,
-        confirmed_by=actor,
-        proxy_name=entry.proxy_name,
-        proxy_authorisation=entry.proxy_authorisation,
-    )
+    if entry.elector is not None:  # a named ballot: its participation is recorded now
+        _participate(
+            vote,
+            entry.elector,
+            channel,
+            cast_by=entry.entered_by,
+            confirmed_by=actor,
+            proxy_name=entry.proxy_name,
+            proxy_authorisation=entry.proxy_authorisation,
+        )
     receipt = _append_ballots(vote, entry.elector, parsed, channel)
-    entry.delete()  # the ballot is cast; nothing else keeps who chose what on a secret ballot
+    entry.delete()
     audit.record(actor, "vote.paper_confirm", vote, after={"channel": channel})
     return receipt
 
@@ -511,6 +594,7 @@ def count(vote: Vote) -> dict:
     with translation.override("zh-hans"):
         electors = list(Elector.objects.filter(vote=vote, eligible=True))
         participations = list(Participation.objects.filter(vote=vote).select_related("elector"))
+        present = _present(vote, electors, participations)
         current = Ballot.objects.filter(vote=vote, replaced=False)
         by_question: dict[int, list[tuple[list[int], Decimal]]] = {}
         for question_id, choices, area in current.values_list("question_id", "choices", "area"):
@@ -520,14 +604,26 @@ def count(vote: Vote) -> dict:
             "electorate_area": sum((e.area for e in electors), Decimal(0)),
             "participants": len(participations),
             "participant_area": sum((p.elector.area for p in participations), Decimal(0)),
+            "present": len(present),
             "questions": [
-                _count_question(vote, question, by_question.get(question.pk, []), electors, participations)
+                _count_question(
+                    vote, question, by_question.get(question.pk, []), electors, participations, present
+                )
                 for question in vote.questions.prefetch_related("options")
             ],
         }
 
 
-def _count_question(vote, question, ballots, electors, participations) -> dict:
+def _present(vote: Vote, electors: list[Elector], participations: list[Participation]) -> list[Elector]:
+    """Who was at the meeting: everyone signed in or voting (a meeting decides by those present)."""
+    by_pk = {e.pk: e for e in electors}
+    ids = {p.elector_id for p in participations} | set(
+        Attendance.objects.filter(vote=vote).values_list("elector_id", flat=True)
+    )
+    return [by_pk[pk] for pk in sorted(ids) if pk in by_pk]
+
+
+def _count_question(vote, question, ballots, electors, participations, present) -> dict:
     options = list(question.options.all())
     totals = rules.tally(ballots, [o.pk for o in options])
     cast = len(ballots)
@@ -565,7 +661,7 @@ def _count_question(vote, question, ballots, electors, participations) -> dict:
     candidates = [o for o in options if o.code == "yes"] if question.kind == QuestionKind.YES_NO else options
     decisions = []
     for option in candidates:
-        check = _check(vote, electors, participations, cast, cast_area, totals[option.pk])
+        check = _check(vote, electors, present, cast, cast_area, totals[option.pk])
         decisions.append((option, check))
     yes_no = question.kind == QuestionKind.YES_NO
     outcome |= {
@@ -580,7 +676,8 @@ def _count_question(vote, question, ballots, electors, participations) -> dict:
     return outcome
 
 
-def _check(vote, electors, participations, cast, cast_area, yes):
+def _check(vote, electors, present, cast, cast_area, yes):
+    """Owners decide by those taking part (their ballots); meetings by those present."""
     yes_count, yes_area = yes
     if vote.rule in (VoteRule.OWNERS, VoteRule.OWNERS_SPECIAL):
         return rules.owners_assembly_check(
@@ -594,15 +691,15 @@ def _check(vote, electors, participations, cast, cast_area, yes):
         )
     if vote.rule == VoteRule.VILLAGERS:
         households = {_household(e) for e in electors}
-        represented = {_household(p.elector) for p in participations}
+        represented = {_household(e) for e in present}
         return rules.villagers_meeting_check(
-            len(electors), cast, len(households), len(represented & households), yes_count
+            len(electors), len(present), len(households), len(represented), yes_count
         )
     if vote.rule == VoteRule.REPRESENTATIVES:
-        return rules.representatives_meeting_check(len(electors), cast, yes_count)
+        return rules.representatives_meeting_check(len(electors), len(present), yes_count)
     if vote.rule == VoteRule.PARTY_MEMBERS:
-        return rules.party_members_meeting_check(len(electors), cast, yes_count)
-    return rules.residents_meeting_check(len(electors), cast, yes_count)
+        return rules.party_members_meeting_check(len(electors), len(present), yes_count)
+    return rules.residents_meeting_check(len(electors), len(present), yes_count)
 
 
 def _household(elector: Elector):
