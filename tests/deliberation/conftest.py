@@ -1,6 +1,7 @@
 """A small community for deliberation tests: a compound whose units differ in area (one owner holds
 two units, two people co-own one, one unit is the developer's), adults and a child, party members,
-verified residents with logins, and staff of this and the neighbouring community."""
+verified residents with logins, and staff of this and the neighbouring community; and the matters,
+votes and ballots the tests build on it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from decimal import Decimal
 
 import pytest
 
+from gongzhi.core import clock
 from gongzhi.core.models import User
 from gongzhi.core.principals import SYSTEM
 from gongzhi.core.roles import Role
 from gongzhi.core.validators import citizen_id_check_char
+from gongzhi.deliberation.models import Elector, Process, Vote, VoteRule
+from gongzhi.deliberation.services import matters, votes
 from gongzhi.people import services as people
 from gongzhi.people.models import Resident, Unit
 from tests.factories import Tree, build_tree, user_with
@@ -108,3 +112,112 @@ def build_community() -> Community:
 @pytest.fixture
 def town(db) -> Community:
     return build_community()
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded photos go to a throw-away directory."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+
+
+# ---------------------------------------------------------------- matters, votes and ballots
+
+
+def matter_at(
+    town,
+    process: str,
+    *,
+    upto: tuple[str, ...] = (),
+    compound: str = "",
+    title: str = "议题",
+    minutes: str = "会议记录",
+):
+    """A matter of community A whose steps `upto` are recorded today."""
+    matter = matters.create_matter(
+        town.clerk, region=town.tree.community_a, title=title, process=process, compound=compound
+    )
+    for code in upto:
+        matters.record_step(town.clerk, matter, code=code, held_on=clock.today(), minutes=minutes)
+    return matter
+
+
+def new_vote(
+    town,
+    matter,
+    rule: str,
+    *,
+    title: str = "表决事项",
+    step: str = "decide",
+    questions=None,
+    days: int = 10,
+    closes_at: dt.datetime | None = None,
+    **options,
+) -> Vote:
+    """A vote in preparation closing in `days` (or at `closes_at`), on one yes/no question unless given."""
+    return votes.create_vote(
+        town.clerk,
+        matter,
+        title=title,
+        rule=rule,
+        step_code=step,
+        closes_at=closes_at or clock.now() + dt.timedelta(days=days),
+        questions=questions or [{"text": "是否同意", "kind": "yes_no"}],
+        **options,
+    )
+
+
+def owners_vote(
+    town,
+    *,
+    rule: str = VoteRule.OWNERS_SPECIAL,
+    title: str = "筹集维修资金",
+    questions=None,
+    days: int = 15,
+    open_: bool = True,
+    **options,
+) -> Vote:
+    """A vote of the owners of 阳光小区 on the announced matter 增设电梯, opened unless `open_` is false.
+    Its electors: 张三 (180 m²), 王芳 and 李明 together (120 m²), 赵六 (60 m²) and the developer (140 m²)."""
+    matter = matter_at(
+        town,
+        Process.OWNERS_ASSEMBLY,
+        upto=("announce",),
+        compound="阳光小区",
+        title="增设电梯",
+        minutes="会议公告已张贴",
+    )
+    questions = questions or [{"text": "是否同意筹集维修资金", "kind": "yes_no"}]
+    vote = new_vote(town, matter, rule, title=title, questions=questions, days=days, **options)
+    return votes.open_vote(town.clerk, vote) if open_ else vote
+
+
+def residents_vote(town, *, rule: str = VoteRule.RESIDENTS, open_: bool = True, **options) -> Vote:
+    """A vote of a convened residents' meeting of community A, opened unless `open_` is false:
+    张三 王芳 李明 赵六 孙七 may vote, the child 张小宝 is listed without a vote."""
+    matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
+    vote = new_vote(town, matter, rule, **options)
+    return votes.open_vote(town.clerk, vote) if open_ else vote
+
+
+def yes_no(vote, code: str = "yes") -> dict:
+    """The choices of a ballot answering the vote's only question with the option `code`."""
+    question = vote.questions.get()
+    return {question.pk: [question.options.get(code=code).pk]}
+
+
+def cast(vote, user, code: str = "yes"):
+    """`user` votes `code` online; returns the receipt code."""
+    return votes.cast_online(user, vote, yes_no(vote, code))
+
+
+def paper_ballot(town, vote, name: str, code: str):
+    """The named paper ballot of the elector `name`, entered by the clerk and confirmed by the checker."""
+    elector = Elector.objects.get(vote=vote, name=name)
+    entry = votes.enter_paper_ballot(town.clerk, vote, elector=elector, choices=yes_no(vote, code))
+    return votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, code))

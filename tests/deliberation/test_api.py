@@ -39,6 +39,22 @@ def as_(client, user):
     return client
 
 
+def opened(client, matter: int, **body) -> dict:
+    """The vote `body` of the matter, created and opened by the signed-in clerk: its ids, the options
+    of its only question by code, and its electors by name."""
+    response = post(client, f"/matters/{matter}/votes", body)
+    assert response.status_code == 201, response.content
+    vote = response.json()
+    assert vote["status"] == "draft"
+    response = post(client, f"/votes/{vote['id']}/open")
+    assert response.status_code == 200, response.content
+    vote = response.json()
+    question = vote["questions"][0]
+    codes = {o["code"]: o["id"] for o in question["options"]}
+    electors = {e["name"]: e["id"] for e in get(client, f"/votes/{vote['id']}/electors").json()}
+    return {"matter": matter, "vote": vote["id"], "q": str(question["id"]), "electors": electors, **codes}
+
+
 def owners_vote(client, town, *, secret=False) -> dict:
     """Through the API as the community's clerk: matter, announcement, an owners' vote opened."""
     as_(client, town.clerk)
@@ -62,26 +78,15 @@ def owners_vote(client, town, *, secret=False) -> dict:
         {"code": "announce", "held_on": "2026-11-02", "place": "小区广场", "minutes": "公告十五日"},
     )
     assert response.status_code == 201, response.content
-    response = post(
+    return opened(
         client,
-        f"/matters/{matter['id']}/votes",
-        {
-            "title": "筹集维修资金",
-            "rule": VoteRule.OWNERS_SPECIAL,
-            "closes_at": "2026-11-17T18:00:00+08:00",
-            "secret": secret,
-            "questions": [{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
-        },
+        matter["id"],
+        title="筹集维修资金",
+        rule=VoteRule.OWNERS_SPECIAL,
+        closes_at="2026-11-17T18:00:00+08:00",
+        secret=secret,
+        questions=[{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
     )
-    assert response.status_code == 201, response.content
-    vote = response.json()
-    assert vote["status"] == "draft"
-    response = post(client, f"/votes/{vote['id']}/open")
-    assert response.status_code == 200, response.content
-    vote = response.json()
-    question = vote["questions"][0]
-    codes = {o["code"]: o["id"] for o in question["options"]}
-    return {"matter": matter["id"], "vote": vote["id"], "q": str(question["id"]), **codes}
 
 
 def residents_vote(client, town, *, secret=False) -> dict:
@@ -95,29 +100,15 @@ def residents_vote(client, town, *, secret=False) -> dict:
     ).json()
     response = post(client, f"/matters/{matter['id']}/steps", {"code": "convene", "held_on": "2026-11-02"})
     assert response.status_code == 201, response.content
-    response = post(
+    return opened(
         client,
-        f"/matters/{matter['id']}/votes",
-        {
-            "title": "通过居民公约修订稿",
-            "rule": VoteRule.RESIDENTS,
-            "closes_at": "2026-11-09T18:00:00+08:00",
-            "secret": secret,
-            "questions": [{"text": "是否同意修订稿", "kind": "yes_no"}],
-        },
+        matter["id"],
+        title="通过居民公约修订稿",
+        rule=VoteRule.RESIDENTS,
+        closes_at="2026-11-09T18:00:00+08:00",
+        secret=secret,
+        questions=[{"text": "是否同意修订稿", "kind": "yes_no"}],
     )
-    assert response.status_code == 201, response.content
-    vote = post(client, f"/votes/{response.json()['id']}/open").json()
-    question = vote["questions"][0]
-    codes = {o["code"]: o["id"] for o in question["options"]}
-    electors = {e["name"]: e["id"] for e in get(client, f"/votes/{vote['id']}/electors").json()}
-    return {
-        "matter": matter["id"],
-        "vote": vote["id"],
-        "q": str(question["id"]),
-        "electors": electors,
-        **codes,
-    }
 
 
 def ballot(data, option, **extra) -> dict:

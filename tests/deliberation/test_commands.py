@@ -1,6 +1,5 @@
 """`gongzhi votes verify MATTER` and `gongzhi votes verify --vote ID`."""
 
-import datetime as dt
 import io
 
 import pytest
@@ -12,6 +11,7 @@ from gongzhi.deliberation import chain
 from gongzhi.deliberation.management.commands.votes import Command
 from gongzhi.deliberation.models import Ballot, Elector, Process, Result, VoteRule
 from gongzhi.deliberation.services import matters, votes
+from tests.deliberation.conftest import cast, new_vote, owners_vote, paper_ballot
 
 pytestmark = pytest.mark.django_db
 
@@ -33,44 +33,18 @@ def fails(*args):
 def matter(town):
     """An owners' matter with two closed votes: three ballots on the first, one on the second."""
     with clock.frozen("2026-11-02T09:00+08:00") as travel:
-        matter = matters.create_matter(
-            town.clerk,
-            region=town.tree.community_a,
-            title="增设电梯",
-            process=Process.OWNERS_ASSEMBLY,
-            compound="阳光小区",
+        fund = owners_vote(town)
+        plan = votes.open_vote(
+            town.clerk, new_vote(town, fund.matter, VoteRule.OWNERS, title="电梯设计方案", days=15)
         )
-        matters.record_step(town.clerk, matter, code="announce", held_on=dt.date(2026, 11, 2), minutes="公告")
-        fund, plan = (
-            votes.create_vote(
-                town.clerk,
-                matter,
-                title=title,
-                rule=rule,
-                closes_at=clock.now() + dt.timedelta(days=15),
-                questions=[{"text": f"是否同意{title}", "kind": "yes_no"}],
-            )
-            for title, rule in (("筹集维修资金", VoteRule.OWNERS_SPECIAL), ("电梯设计方案", VoteRule.OWNERS))
-        )
-        for vote in (fund, plan):
-            votes.open_vote(town.clerk, vote)
         cast(fund, town.users["zhang"], "yes")
         cast(fund, town.users["li"], "yes")
-        zhao = Elector.objects.get(vote=fund, name="赵六")
-        question = fund.questions.get()
-        no = {question.pk: [question.options.get(code="no").pk]}
-        entry = votes.enter_paper_ballot(town.clerk, fund, elector=zhao, choices=no)
-        votes.confirm_paper_ballot(town.checker, entry, choices=no)
+        paper_ballot(town, fund, "赵六", "no")
         cast(plan, town.users["zhao"], "no")
         travel.advance(days=16)
         for vote in (fund, plan):
             votes.close_vote(town.clerk, vote)
-    return matter
-
-
-def cast(vote, user, code):
-    question = vote.questions.get()
-    votes.cast_online(user, vote, {question.pk: [question.options.get(code=code).pk]})
+    return fund.matter
 
 
 def fund_of(matter):

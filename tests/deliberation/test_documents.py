@@ -9,12 +9,14 @@ from pypdf import PdfReader
 from gongzhi.core import clock
 from gongzhi.core.errors import DomainError
 from gongzhi.deliberation import documents
-from gongzhi.deliberation.models import Elector, Process, VoteRule
-from gongzhi.deliberation.services import matters, votes
+from gongzhi.deliberation.models import VoteRule
+from gongzhi.deliberation.services import votes
+from tests.deliberation.conftest import cast, owners_vote, paper_ballot, residents_vote
 
 pytestmark = pytest.mark.django_db
 VOTER_LINES = {"业主姓名", "房号", "签名", "日期"}  # table cells come out one per line
 RESIDENT_LINES = {"姓名", "房号", "签名", "日期"}
+DEADLINE = dt.datetime.fromisoformat("2026-11-30T18:00+08:00")
 
 
 def text_of(content: bytes) -> str:
@@ -22,39 +24,18 @@ def text_of(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
-def owners_vote(town, *, rule=VoteRule.OWNERS_SPECIAL, secret=False, questions=None):
-    matter = matters.create_matter(
-        town.clerk,
-        region=town.tree.community_a,
-        title="增设电梯",
-        process=Process.OWNERS_ASSEMBLY,
-        compound="阳光小区",
-    )
-    matters.record_step(town.clerk, matter, code="announce", held_on=dt.date(2026, 11, 2), minutes="公告")
-    return votes.create_vote(
-        town.clerk,
-        matter,
-        title="筹集维修资金",
-        rule=rule,
-        secret=secret,
-        closes_at=dt.datetime.fromisoformat("2026-11-30T18:00+08:00"),
-        questions=questions or [{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
-    )
+def draft_owners_vote(town, **options):
+    """The owners' vote in preparation, with the deadline its ballot paper prints."""
+    return owners_vote(town, open_=False, closes_at=DEADLINE, **options)
 
 
 def closed_owners_vote(town):
     """Zhang and Li agree, Zhao (on paper) does not: 300 of 360 m² but only 2 of 3 owners."""
     with clock.frozen("2026-11-02T09:00+08:00") as travel:
-        vote = owners_vote(town)
-        votes.open_vote(town.clerk, vote)
-        question = vote.questions.get()
-        yes = question.options.get(code="yes").pk
-        no = question.options.get(code="no").pk
-        votes.cast_online(town.users["zhang"], vote, {question.pk: [yes]})
-        votes.cast_online(town.users["li"], vote, {question.pk: [yes]})
-        zhao = Elector.objects.get(vote=vote, name="赵六")
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices={question.pk: [no]})
-        votes.confirm_paper_ballot(town.checker, entry, choices={question.pk: [no]})
+        vote = votes.open_vote(town.clerk, draft_owners_vote(town))
+        cast(vote, town.users["zhang"], "yes")
+        cast(vote, town.users["li"], "yes")
+        paper_ballot(town, vote, "赵六", "no")
         travel.advance(days=30)
         votes.close_vote(town.clerk, vote)
         vote.refresh_from_db()
@@ -62,7 +43,7 @@ def closed_owners_vote(town):
 
 
 def test_ballot_paper_names_the_vote_its_rule_deadline_and_voter_lines(town):
-    text = text_of(documents.ballot_paper(owners_vote(town)))
+    text = text_of(documents.ballot_paper(draft_owners_vote(town)))
     for expected in (
         "表决票",
         "增设电梯——筹集维修资金",
@@ -83,23 +64,6 @@ def test_ballot_paper_names_the_vote_its_rule_deadline_and_voter_lines(town):
     assert "无记名投票" not in text
 
 
-def residents_vote(town, *, secret=False, questions=None):
-    """A residents' meeting vote of community A (owners' votes are always by name)."""
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title="居民公约修订", process=Process.RESIDENTS_MEETING
-    )
-    matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2), minutes="通知")
-    return votes.create_vote(
-        town.clerk,
-        matter,
-        title="选聘物业与便民设施",
-        rule=VoteRule.RESIDENTS,
-        secret=secret,
-        closes_at=dt.datetime.fromisoformat("2026-11-30T18:00+08:00"),
-        questions=questions,
-    )
-
-
 def test_a_secret_ballot_has_no_name_line_and_says_so(town):
     questions = [
         {"text": "选聘物业服务企业", "kind": "single", "options": ["甲物业", "乙物业"]},
@@ -110,9 +74,9 @@ def test_a_secret_ballot_has_no_name_line_and_says_so(town):
             "options": ["快递柜", "充电桩", "座椅"],
         },
     ]
-    named = text_of(documents.ballot_paper(residents_vote(town, questions=questions)))
+    named = text_of(documents.ballot_paper(residents_vote(town, questions=questions, open_=False)))
     assert RESIDENT_LINES <= set(named.splitlines())  # the same vote by name has them
-    vote = residents_vote(town, secret=True, questions=questions)
+    vote = residents_vote(town, secret=True, questions=questions, open_=False)
     text = text_of(documents.ballot_paper(vote))
     assert "无记名投票" in text
     assert "最多选 2 项" in text and "单选" in text
@@ -123,7 +87,7 @@ def test_a_secret_ballot_has_no_name_line_and_says_so(town):
 
 
 def test_ballot_paper_prints_names_literally(town):
-    vote = owners_vote(town)
+    vote = draft_owners_vote(town)
     vote.title = "A&B <维修>"
     vote.save(update_fields=["title"])
     assert "A&B <维修>" in text_of(documents.ballot_paper(vote))
@@ -160,7 +124,6 @@ def test_result_notice_shows_every_threshold_exactly_and_the_hashes(town):
 def test_result_notice_of_an_open_vote_is_refused(town):
     with clock.frozen("2026-11-02T09:00+08:00"):
         vote = owners_vote(town)
-        votes.open_vote(town.clerk, vote)
         with pytest.raises(DomainError) as raised:
             documents.result_notice(vote)
     assert raised.value.code == "vote.not_closed"
@@ -169,19 +132,7 @@ def test_result_notice_of_an_open_vote_is_refused(town):
 def closed_residents_vote(town, rule, question, picks):
     """A residents' meeting vote on one question; `picks`: {login: [option labels]}, cast online."""
     with clock.frozen("2026-11-02T09:00+08:00") as travel:
-        matter = matters.create_matter(
-            town.clerk, region=town.tree.community_a, title="社区议事", process=Process.RESIDENTS_MEETING
-        )
-        matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2), minutes="通知")
-        vote = votes.create_vote(
-            town.clerk,
-            matter,
-            title="居民会议表决",
-            rule=rule,
-            closes_at=clock.now() + dt.timedelta(days=7),
-            questions=[question],
-        )
-        votes.open_vote(town.clerk, vote)
+        vote = residents_vote(town, rule=rule, questions=[question], days=7)
         options = {o.label: o.pk for o in vote.questions.get().options.all()}
         question_id = vote.questions.get().pk
         for login, labels in picks.items():

@@ -13,9 +13,9 @@ from gongzhi.core.models import AuditEntry
 from gongzhi.core.principals import SYSTEM
 from gongzhi.core.roles import Role
 from gongzhi.deliberation.models import Elector, Participation, Process, Vote, VoteRule, VoteStatus
-from gongzhi.deliberation.services import matters, votes
+from gongzhi.deliberation.services import votes
 from gongzhi.people import services as people
-from tests.deliberation.conftest import person
+from tests.deliberation.conftest import matter_at, new_vote, person, residents_vote, yes_no
 from tests.factories import user_with
 
 pytestmark = pytest.mark.django_db
@@ -32,22 +32,9 @@ STEPS_BEFORE = {
 
 def opened(town, process: str, rule: str, *, step: str = "decide", compound: str = "", questions=None):
     """An open vote of a new matter of community A whose earlier steps are recorded."""
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title="议题", process=process, compound=compound
-    )
     before = ("propose", "discuss") if process == Process.FOUR_TWO else STEPS_BEFORE[process]
-    for code in before:
-        matters.record_step(town.clerk, matter, code=code, held_on=TODAY, minutes="会议记录")
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="表决事项",
-        rule=rule,
-        step_code=step,
-        closes_at=clock.now() + dt.timedelta(days=10),
-        questions=questions or [{"text": "是否同意", "kind": "yes_no"}],
-    )
-    return votes.open_vote(town.clerk, vote)
+    matter = matter_at(town, process, upto=before, compound=compound)
+    return votes.open_vote(town.clerk, new_vote(town, matter, rule, step=step, questions=questions))
 
 
 def by_name(vote) -> dict[str, Elector]:
@@ -56,11 +43,6 @@ def by_name(vote) -> dict[str, Elector]:
 
 def members(elector: Elector) -> set[int]:
     return set(elector.members.values_list("pk", flat=True))
-
-
-def ballot(vote, code: str = "yes") -> dict:
-    question = vote.questions.get()
-    return {question.pk: [question.options.get(code=code).pk]}
 
 
 # ---------------------------------------------------------------- what each rule considers
@@ -121,7 +103,7 @@ def test_a_floating_resident_with_a_login_cannot_vote_in_the_villagers_meeting(t
         person(town.tree.grid_a2, "钱流动", dt.date(1988, 4, 4), residence_type="流动", account=account)
         vote = opened(town, Process.VILLAGERS_MEETING, VoteRule.VILLAGERS)
         with pytest.raises(PermissionDenied):
-            votes.cast_online(account, vote, ballot(vote))
+            votes.cast_online(account, vote, yes_no(vote))
     assert not Participation.objects.filter(vote=vote).exists()
 
 
@@ -190,7 +172,7 @@ def test_representatives_meeting_starts_empty_and_staff_add_members_with_a_reaso
         vote = opened(town, Process.REPRESENTATIVES_MEETING, VoteRule.REPRESENTATIVES)
         assert not Elector.objects.filter(vote=vote).exists()
         with pytest.raises(PermissionDenied):
-            votes.cast_online(town.users["wang"], vote, ballot(vote))
+            votes.cast_online(town.users["wang"], vote, yes_no(vote))
         with pytest.raises(DomainError) as blank:
             votes.add_elector(town.clerk, vote, resident=town.wang, reason="  ")
         assert blank.value.code == "elector.reason_required"
@@ -204,7 +186,7 @@ def test_representatives_meeting_starts_empty_and_staff_add_members_with_a_reaso
         assert outside.value.code == "elector.outside_region"
         with pytest.raises(PermissionDenied):
             votes.add_elector(town.outsider_staff, vote, resident=town.li, reason="代表")
-        votes.cast_online(town.users["wang"], vote, ballot(vote))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote))
     elector.refresh_from_db()
     assert elector.eligible is True and elector.reason == "工作人员加入"
     assert elector.change_reason == "第一村民小组选出的代表"
@@ -238,8 +220,8 @@ def test_the_electorate_is_frozen_when_the_vote_opens(town):
         person(town.tree.grid_a1, "钱新来", dt.date(1985, 5, 5), account=latecomer)
         people.move_out(SYSTEM, town.zhao, on_date=clock.today(), destination="重庆")
         with pytest.raises(PermissionDenied):
-            votes.cast_online(latecomer, vote, ballot(vote))
-        votes.cast_online(town.users["zhao"], vote, ballot(vote))  # eligible when the vote opened
+            votes.cast_online(latecomer, vote, yes_no(vote))
+        votes.cast_online(town.users["zhao"], vote, yes_no(vote))  # eligible when the vote opened
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert sorted(Elector.objects.filter(vote=vote).values_list("name", "eligible")) == before
@@ -252,7 +234,7 @@ def test_owners_electorate_ignores_ownership_changes_after_opening(town):
         vote = opened(town, Process.OWNERS_ASSEMBLY, VoteRule.OWNERS, compound="阳光小区")
         people.add_ownership(SYSTEM, town.sun, town.units["底商"])
         with pytest.raises(PermissionDenied):
-            votes.cast_online(town.users["sun"], vote, ballot(vote))
+            votes.cast_online(town.users["sun"], vote, yes_no(vote))
     developer = Elector.objects.get(vote=vote, units="1栋底商")
     assert developer.name == "建设单位（未售出或未交付的房屋）" and members(developer) == set()
 
@@ -273,7 +255,7 @@ def test_removing_an_elector_needs_a_reason_and_is_audited(town):
             votes.remove_elector(town.outsider_staff, zhao, reason="已迁出")
         removed = votes.remove_elector(town.clerk, zhao, reason="已于上月迁出本社区")
         with pytest.raises(PermissionDenied):
-            votes.cast_online(town.users["zhao"], vote, ballot(vote))
+            votes.cast_online(town.users["zhao"], vote, yes_no(vote))
         with pytest.raises(Conflict):
             votes.remove_elector(town.clerk, zhao, reason="再次移出")
         with pytest.raises(Conflict):
@@ -290,7 +272,7 @@ def test_someone_whose_paper_ballot_waits_for_confirmation_cannot_be_removed(tow
     with clock.frozen(NOW):
         vote = opened(town, Process.RESIDENTS_MEETING, VoteRule.RESIDENTS)
         found = by_name(vote)
-        votes.enter_paper_ballot(town.clerk, vote, choices=ballot(vote, "no"), elector=found["李明"])
+        votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "no"), elector=found["李明"])
         with pytest.raises(Conflict) as pending:
             votes.remove_elector(town.clerk, found["李明"], reason="核实后不符合条件")
         assert pending.value.code == "elector.has_voted"
@@ -303,7 +285,7 @@ def test_nobody_is_removed_once_anyone_has_voted(town):
     with clock.frozen(NOW):
         vote = opened(town, Process.RESIDENTS_MEETING, VoteRule.RESIDENTS)
         found = by_name(vote)
-        votes.cast_online(town.users["zhang"], vote, ballot(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         for name in ("张三", "赵六"):
             with pytest.raises(Conflict) as refused:
                 votes.remove_elector(town.clerk, found[name], reason="核实后不符合条件")
@@ -336,25 +318,14 @@ def test_a_removed_elector_can_be_added_back(town):
         zhao = by_name(vote)["赵六"]
         votes.remove_elector(town.clerk, zhao, reason="误以为已迁出")
         again = votes.add_elector(town.clerk, vote, resident=town.zhao, reason="核实仍在本社区居住")
-        votes.cast_online(town.users["zhao"], vote, ballot(vote))
+        votes.cast_online(town.users["zhao"], vote, yes_no(vote))
     assert again.pk == zhao.pk and again.eligible is True
     assert Elector.objects.filter(vote=vote, resident=town.zhao).count() == 1
 
 
 def test_the_electorate_changes_only_while_the_vote_is_open(town):
     with clock.frozen(NOW) as travel:
-        matter = matters.create_matter(
-            town.clerk, region=town.tree.community_a, title="议题", process=Process.RESIDENTS_MEETING
-        )
-        matters.record_step(town.clerk, matter, code="convene", held_on=TODAY, minutes="通知")
-        draft = votes.create_vote(
-            town.clerk,
-            matter,
-            title="表决",
-            rule=VoteRule.RESIDENTS,
-            closes_at=clock.now() + dt.timedelta(days=3),
-            questions=[{"text": "是否同意", "kind": "yes_no"}],
-        )
+        draft = residents_vote(town, days=3, open_=False)
         with pytest.raises(Conflict):
             votes.add_elector(town.clerk, draft, resident=town.zhang, reason="提前加入")
         vote = votes.open_vote(town.clerk, draft)

@@ -4,7 +4,6 @@ anyone else's choice."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 from decimal import Decimal
@@ -20,17 +19,17 @@ from gongzhi.deliberation.models import (
     Ballot,
     Elector,
     Participation,
-    Process,
     Proposal,
     ProposalKind,
     ProposalStatus,
     Support,
     VoteRule,
 )
-from gongzhi.deliberation.services import matters, proposals, votes
+from gongzhi.deliberation.services import proposals, votes
 from gongzhi.people import services as people
+from tests.deliberation.conftest import owners_vote, residents_vote
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 MONDAY = "2026-11-02T09:00+08:00"
 
@@ -39,18 +38,6 @@ MONDAY = "2026-11-02T09:00+08:00"
 def now():
     with clock.frozen(MONDAY) as travel:
         yield travel
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Uploaded photos go to a throw-away directory."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path},
-        },
-    }
 
 
 def text(response) -> str:
@@ -68,44 +55,9 @@ def jpeg() -> SimpleUploadedFile:
     return SimpleUploadedFile("done.jpg", buf.getvalue(), content_type="image/jpeg")
 
 
-def owners_vote(town, *, allow_change: bool = False):
+def fund_vote(town, **options):
     """An open owners' vote of 阳光小区 on raising the maintenance fund (sun owns nothing there)."""
-    matter = matters.create_matter(
-        town.clerk,
-        region=town.tree.community_a,
-        title="增设电梯",
-        process=Process.OWNERS_ASSEMBLY,
-        compound="阳光小区",
-    )
-    matters.record_step(town.clerk, matter, code="announce", held_on=clock.today(), minutes="会议公告已张贴")
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="筹集电梯维修资金",
-        rule=VoteRule.OWNERS_SPECIAL,
-        closes_at=clock.now() + dt.timedelta(days=15),
-        questions=[{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
-        allow_change=allow_change,
-    )
-    return votes.open_vote(town.clerk, vote)
-
-
-def secret_residents_vote(town):
-    """An open secret vote of the residents' meeting of community A."""
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title="居民公约修订", process=Process.RESIDENTS_MEETING
-    )
-    matters.record_step(town.clerk, matter, code="convene", held_on=clock.today(), minutes="已通知全体居民")
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="通过居民公约修订稿",
-        rule=VoteRule.RESIDENTS,
-        closes_at=clock.now() + dt.timedelta(days=7),
-        questions=[{"text": "是否同意居民公约修订稿", "kind": "yes_no"}],
-        secret=True,
-    )
-    return votes.open_vote(town.clerk, vote)
+    return owners_vote(town, title="筹集电梯维修资金", **options)
 
 
 def option(vote, code: str) -> tuple[str, int]:
@@ -139,7 +91,7 @@ def test_home_lists_my_community_and_explains_verification(client, town, now):
     proposals.raise_proposal(
         town.users["neighbour"], kind=ProposalKind.PROPOSAL, title="隔壁小区修路", body="路面坑洼"
     )
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     page = text(login(client, town, "zhao").get(reverse("deliberation:resident_home")))
     assert "增设充电桩" in page and "附议 0/10" in page
     assert "隔壁小区修路" not in page
@@ -247,7 +199,7 @@ def test_neighbour_gets_404_for_another_communitys_pages(client, town, now):
     item = proposals.raise_proposal(
         town.users["zhang"], kind=ProposalKind.PROPOSAL, title="增设充电桩", body="电动车没地方充电"
     )
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     login(client, town, "neighbour")
     proposal_url = reverse("deliberation:resident_proposal", args=[item.pk])
     vote_url = reverse("deliberation:resident_vote", args=[vote.pk])
@@ -262,21 +214,8 @@ def test_neighbour_gets_404_for_another_communitys_pages(client, town, now):
 
 
 def test_a_draft_vote_does_not_exist_for_residents(client, town, now):
-    matter = matters.create_matter(
-        town.clerk,
-        region=town.tree.community_a,
-        title="加装门禁",
-        process=Process.OWNERS_ASSEMBLY,
-        compound="阳光小区",
-    )
-    draft = votes.create_vote(
-        town.clerk,
-        matter,
-        title="加装门禁系统",
-        rule=VoteRule.OWNERS,
-        closes_at=clock.now() + dt.timedelta(days=15),
-        questions=[{"text": "是否同意加装门禁", "kind": "yes_no"}],
-    )
+    draft = owners_vote(town, rule=VoteRule.OWNERS, title="加装门禁系统", open_=False)
+    matter = draft.matter
     login(client, town, "zhang")
     assert client.get(reverse("deliberation:resident_vote", args=[draft.pk])).status_code == 404
     assert "加装门禁系统" not in text(client.get(reverse("deliberation:resident_matter", args=[matter.pk])))
@@ -286,7 +225,7 @@ def test_a_draft_vote_does_not_exist_for_residents(client, town, now):
 
 
 def test_vote_on_the_phone_once_with_a_receipt_shown_once(client, town, now):
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     login(client, town, "zhang")
     page = text(client.get(url))
@@ -311,7 +250,7 @@ def test_vote_on_the_phone_once_with_a_receipt_shown_once(client, town, now):
 
 
 def test_a_co_owner_cannot_vote_again_for_the_same_unit(client, town, now):
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     cast(login(client, town, "wang"), vote, "yes")
     response = cast(login(client, town, "li"), vote, "no")
     assert response.status_code == 409 and "已经投过票" in text(response)
@@ -319,7 +258,7 @@ def test_a_co_owner_cannot_vote_again_for_the_same_unit(client, town, now):
 
 
 def test_change_allowed_until_closing_keeps_the_old_ballot_as_replaced(client, town, now):
-    vote = owners_vote(town, allow_change=True)
+    vote = fund_vote(town, allow_change=True)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     login(client, town, "zhao")
     cast(client, vote, "yes")
@@ -334,7 +273,7 @@ def test_change_allowed_until_closing_keeps_the_old_ballot_as_replaced(client, t
 
 
 def test_outside_the_electorate_no_ballot_and_refused(client, town, now):
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     login(client, town, "sun")
     page = text(client.get(url))
@@ -346,19 +285,7 @@ def test_outside_the_electorate_no_ballot_and_refused(client, town, now):
 
 
 def test_not_listed_shows_my_frozen_reason(client, town, now):
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title="议事规则", process=Process.RESIDENTS_MEETING
-    )
-    matters.record_step(town.clerk, matter, code="convene", held_on=clock.today(), minutes="通知")
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="通过议事规则",
-        rule=VoteRule.RESIDENTS,
-        closes_at=clock.now() + dt.timedelta(days=7),
-        questions=[{"text": "是否同意", "kind": "yes_no"}],
-    )
-    votes.open_vote(town.clerk, vote)
+    vote = residents_vote(town)
     elector = Elector.objects.get(vote=vote, resident=town.zhao)
     votes.remove_elector(town.clerk, elector, reason="已迁出本社区")
     page = text(login(client, town, "zhao").get(reverse("deliberation:resident_vote", args=[vote.pk])))
@@ -366,7 +293,7 @@ def test_not_listed_shows_my_frozen_reason(client, town, now):
 
 
 def test_after_closing_the_ballot_is_refused_and_the_result_shown(client, town, now):
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     cast(login(client, town, "zhang"), vote, "yes")
     cast(login(client, town, "li"), vote, "yes")
@@ -389,7 +316,7 @@ def test_after_closing_the_ballot_is_refused_and_the_result_shown(client, town, 
 
 
 def test_a_secret_vote_never_shows_who_chose_what(client, town, now):
-    vote = secret_residents_vote(town)
+    vote = residents_vote(town, secret=True, days=7)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     cast(login(client, town, "zhang"), vote, "yes")
     code = receipt_on_page(client.get(url))
@@ -426,7 +353,7 @@ def test_a_secret_vote_never_shows_who_chose_what(client, town, now):
 
 
 def test_receipt_check_shows_the_choice_only_for_the_right_code(client, town, now):
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     cast(login(client, town, "zhao"), vote, "no")
     code = receipt_on_page(client.get(url))
@@ -447,7 +374,7 @@ def test_receipt_check_shows_the_choice_only_for_the_right_code(client, town, no
 
 def test_an_owner_in_two_groups_chooses_which_to_vote_for(client, town, now):
     people.add_ownership(SYSTEM, town.wang, town.units["底商"], share=Decimal(1))  # and co-owns 201 with li
-    vote = owners_vote(town)
+    vote = fund_vote(town)
     url = reverse("deliberation:resident_vote", args=[vote.pk])
     login(client, town, "wang")
     page = text(client.get(url))

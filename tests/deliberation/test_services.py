@@ -41,25 +41,13 @@ from gongzhi.deliberation.models import (
 from gongzhi.deliberation.services import matters, proposals, votes
 from gongzhi.people import services as people
 from gongzhi.people.models import Resident
-from tests.deliberation.conftest import person
+from tests.deliberation.conftest import matter_at, new_vote, owners_vote, person, residents_vote, yes_no
 from tests.factories import user_with
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 NOW = "2027-03-01T09:00+08:00"
 TODAY = dt.date(2027, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Uploaded photos go to a throw-away directory."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
 
 
 def png(name: str = "photo.png") -> SimpleUploadedFile:
@@ -67,40 +55,6 @@ def png(name: str = "photo.png") -> SimpleUploadedFile:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (30, 160, 60)).save(buffer, "PNG")
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-def matter_at(town, process: str, *, upto: tuple[str, ...] = (), compound: str = "", title: str = "议题"):
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title=title, process=process, compound=compound
-    )
-    for code in upto:
-        matters.record_step(town.clerk, matter, code=code, held_on=TODAY, minutes="会议记录")
-    return matter
-
-
-def new_vote(town, matter, rule: str, *, step: str = "decide", questions=None, days: int = 10, **options):
-    return votes.create_vote(
-        town.clerk,
-        matter,
-        title="表决事项",
-        rule=rule,
-        step_code=step,
-        closes_at=clock.now() + dt.timedelta(days=days),
-        questions=questions or [{"text": "是否同意", "kind": "yes_no"}],
-        **options,
-    )
-
-
-def residents_vote(town, **options):
-    """An open residents' meeting vote of community A: 张三 王芳 李明 赵六 孙七 may vote."""
-    matter = matter_at(town, Process.RESIDENTS_MEETING, upto=("convene",))
-    return votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.RESIDENTS, **options))
-
-
-def pick(vote, code: str = "yes") -> dict:
-    """A ballot answering the vote's only yes/no question."""
-    question = vote.questions.get()
-    return {question.pk: [question.options.get(code=code).pk]}
 
 
 def labels(vote, *names: str) -> dict:
@@ -354,7 +308,7 @@ def test_four_two_steps_only_in_order_with_closed_votes_and_publications(town):
         review = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
         with pytest.raises(Conflict):
             matters.record_step(town.clerk, matter, code="review", held_on=TODAY)  # still open
-        votes.cast_online(town.users["sun"], review, pick(review))
+        votes.cast_online(town.users["sun"], review, yes_no(review))
         travel.advance(days=11)
         assert votes.close_vote(town.clerk, review).questions[0]["passed"] is True
         matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="党员大会审议")
@@ -363,7 +317,7 @@ def test_four_two_steps_only_in_order_with_closed_votes_and_publications(town):
         for resident in (town.wang, town.li, town.zhao):
             votes.add_elector(town.clerk, decide, resident=resident, reason="村民代表")
         for name in ("wang", "li"):
-            votes.cast_online(town.users[name], decide, pick(decide))
+            votes.cast_online(town.users[name], decide, yes_no(decide))
         with pytest.raises(Conflict):
             matters.record_step(town.clerk, matter, code="decide", held_on=clock.today())
         travel.advance(days=11)
@@ -504,7 +458,7 @@ def test_a_vote_opens_only_before_its_deadline_and_once(town):
             new_vote(town, matter, VoteRule.OWNERS)  # not a rule of a residents' meeting
         vote = new_vote(town, matter, VoteRule.RESIDENTS)
         with pytest.raises(Conflict):
-            votes.cast_online(town.users["zhang"], vote, pick(vote))  # still a draft
+            votes.cast_online(town.users["zhang"], vote, yes_no(vote))  # still a draft
         with pytest.raises(PermissionDenied):
             votes.open_vote(town.outsider_staff, vote)
         votes.open_vote(town.clerk, vote)
@@ -527,18 +481,18 @@ def test_a_vote_opens_only_when_its_step_is_next(town):
 def test_no_ballot_after_the_deadline_or_after_closing(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, days=2)
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         travel.to(vote.closes_at)
         with pytest.raises(Conflict) as deadline:
-            votes.cast_online(town.users["wang"], vote, pick(vote))
+            votes.cast_online(town.users["wang"], vote, yes_no(vote))
         assert deadline.value.code == "vote.deadline_passed"
         votes.close_vote(town.clerk, vote)
         for name in ("wang", "zhang"):
             with pytest.raises(Conflict) as closed:
-                votes.cast_online(town.users[name], vote, pick(vote, "no"))
+                votes.cast_online(town.users[name], vote, yes_no(vote, "no"))
             assert closed.value.code == "vote.closed"
         with pytest.raises(Conflict):
-            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "李明"), choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "李明"), choices=yes_no(vote))
         with pytest.raises(Conflict):
             votes.close_vote(town.clerk, vote)
     assert Ballot.objects.filter(vote=vote).count() == 1
@@ -548,19 +502,19 @@ def test_no_ballot_after_the_deadline_or_after_closing(town):
 def test_nobody_votes_twice(town):
     with clock.frozen(NOW):
         vote = residents_vote(town)
-        receipt = votes.cast_online(town.users["zhang"], vote, pick(vote))
+        receipt = votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         with pytest.raises(Conflict) as twice:
-            votes.cast_online(town.users["zhang"], vote, pick(vote, "no"))
+            votes.cast_online(town.users["zhang"], vote, yes_no(vote, "no"))
         assert twice.value.code == "vote.already_voted"
         with pytest.raises(Conflict) as paper:
             votes.enter_paper_ballot(
-                town.clerk, vote, elector=elector(vote, "张三"), choices=pick(vote, "no")
+                town.clerk, vote, elector=elector(vote, "张三"), choices=yes_no(vote, "no")
             )
         assert paper.value.code == "vote.already_voted"
         with pytest.raises(PermissionDenied):
-            votes.cast_online(town.users["neighbour"], vote, pick(vote))
+            votes.cast_online(town.users["neighbour"], vote, yes_no(vote))
         with pytest.raises(PermissionDenied):
-            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "张小宝"), choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "张小宝"), choices=yes_no(vote))
     assert Participation.objects.filter(vote=vote).count() == 1
     assert Participation.objects.get(vote=vote).elector == elector(vote, "张三")
     assert Ballot.objects.filter(vote=vote).count() == 1
@@ -574,22 +528,22 @@ def test_a_paper_ballot_needs_two_different_staff_who_agree(town):
         vote = residents_vote(town)
         zhao = elector(vote, "赵六")
         with pytest.raises(PermissionDenied):
-            votes.enter_paper_ballot(town.users["wang"], vote, elector=zhao, choices=pick(vote))
+            votes.enter_paper_ballot(town.users["wang"], vote, elector=zhao, choices=yes_no(vote))
         with pytest.raises(PermissionDenied):
-            votes.enter_paper_ballot(town.outsider_staff, vote, elector=zhao, choices=pick(vote))
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "no"))
+            votes.enter_paper_ballot(town.outsider_staff, vote, elector=zhao, choices=yes_no(vote))
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=yes_no(vote, "no"))
         with pytest.raises(Conflict) as pending:
-            votes.enter_paper_ballot(town.checker, vote, elector=zhao, choices=pick(vote, "no"))
+            votes.enter_paper_ballot(town.checker, vote, elector=zhao, choices=yes_no(vote, "no"))
         assert pending.value.code == "ballot.entry_pending"
         with pytest.raises(PermissionDenied) as same:
-            votes.confirm_paper_ballot(town.clerk, entry, choices=pick(vote, "no"))
+            votes.confirm_paper_ballot(town.clerk, entry, choices=yes_no(vote, "no"))
         assert same.value.code == "ballot.same_person"
         with pytest.raises(Conflict) as differ:
-            votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "yes"))
+            votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "yes"))
         assert differ.value.code == "ballot.entries_differ"
         assert PaperEntry.objects.filter(pk=entry.pk).exists()
         assert not Participation.objects.filter(vote=vote).exists() and vote.ballots.count() == 0
-        receipt = votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+        receipt = votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "no"))
     participation = Participation.objects.get(vote=vote)
     assert participation.elector == zhao and participation.channel == Channel.PAPER
     assert participation.cast_by == town.clerk and participation.confirmed_by == town.checker
@@ -602,26 +556,26 @@ def test_a_proxy_ballot_needs_the_signed_authorisation(town):
         vote = residents_vote(town)
         li = elector(vote, "李明")
         with pytest.raises(DomainError) as missing:
-            votes.enter_paper_ballot(town.clerk, vote, elector=li, choices=pick(vote), proxy_name="李母")
+            votes.enter_paper_ballot(town.clerk, vote, elector=li, choices=yes_no(vote), proxy_name="李母")
         assert missing.value.code == "ballot.proxy_incomplete"
         with pytest.raises(DomainError):
             votes.enter_paper_ballot(
-                town.clerk, vote, elector=li, choices=pick(vote), proxy_authorisation=png()
+                town.clerk, vote, elector=li, choices=yes_no(vote), proxy_authorisation=png()
             )
         with pytest.raises(DomainError):  # the authorisation must be a picture of the signed form
             votes.enter_paper_ballot(
                 town.clerk,
                 vote,
                 elector=li,
-                choices=pick(vote),
+                choices=yes_no(vote),
                 proxy_name="李母",
                 proxy_authorisation=SimpleUploadedFile("委托书.png", b"text", content_type="image/png"),
             )
         assert not PaperEntry.objects.exists()
         entry = votes.enter_paper_ballot(
-            town.clerk, vote, elector=li, choices=pick(vote), proxy_name="李母", proxy_authorisation=png()
+            town.clerk, vote, elector=li, choices=yes_no(vote), proxy_name="李母", proxy_authorisation=png()
         )
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
     participation = Participation.objects.get(vote=vote)
     assert participation.channel == Channel.PROXY and participation.proxy_name == "李母"
     assert participation.proxy_authorisation.content_type == "image/png"
@@ -631,7 +585,9 @@ def test_a_proxy_ballot_needs_the_signed_authorisation(town):
 def test_closing_waits_for_pending_paper_entries(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town)
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"), choices=pick(vote))
+        entry = votes.enter_paper_ballot(
+            town.clerk, vote, elector=elector(vote, "赵六"), choices=yes_no(vote)
+        )
         travel.advance(days=11)
         with pytest.raises(Conflict) as pending:
             votes.close_vote(town.clerk, vote)
@@ -647,14 +603,14 @@ def test_closing_waits_for_pending_paper_entries(town):
 def test_changing_a_ballot_replaces_it_and_the_tally_counts_the_new_one(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, allow_change=True)
-        first = votes.cast_online(town.users["wang"], vote, pick(vote, "yes"))
+        first = votes.cast_online(town.users["wang"], vote, yes_no(vote, "yes"))
         travel.advance(hours=1)
-        second = votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+        second = votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
         zhao = elector(vote, "赵六")
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "yes"))
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "yes"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=yes_no(vote, "yes"))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "yes"))
         with pytest.raises(Conflict):  # a paper ballot is final even when online ones may change
-            votes.cast_online(town.users["zhao"], vote, pick(vote, "no"))
+            votes.cast_online(town.users["zhao"], vote, yes_no(vote, "no"))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     old, new, paper = Ballot.objects.filter(vote=vote).order_by("seq")
@@ -673,13 +629,13 @@ def test_changing_a_ballot_replaces_it_and_the_tally_counts_the_new_one(town):
 def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
-        votes.cast_online(town.users["zhang"], vote, pick(vote, "yes"))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote, "yes"))
         with pytest.raises(Conflict):
-            votes.cast_online(town.users["zhang"], vote, pick(vote, "no"))
-        votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+            votes.cast_online(town.users["zhang"], vote, yes_no(vote, "no"))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
         votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
-        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert Ballot.objects.filter(vote=vote).count() == 3
@@ -703,7 +659,7 @@ def test_a_secret_ballot_keeps_only_the_day_it_was_cast(town):
         vote = residents_vote(town, secret=True)
         for name in ("zhang", "wang", "li"):
             travel.advance(minutes=7)
-            votes.cast_online(town.users[name], vote, pick(vote))
+            votes.cast_online(town.users[name], vote, yes_no(vote))
     cast_times = set(Ballot.objects.filter(vote=vote).values_list("cast_at", flat=True))
     voted_times = set(Participation.objects.filter(vote=vote).values_list("at", flat=True))
     assert len(voted_times) == 3 and not cast_times & voted_times
@@ -714,7 +670,7 @@ def test_a_secret_ballot_keeps_only_the_day_it_was_cast(town):
 def test_a_secret_ballot_keeps_the_local_day(town):
     with clock.frozen("2027-03-01T23:30+00:00"):  # 2 March, 07:30 in Beijing
         vote = residents_vote(town, secret=True)
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
     assert timezone.localdate(Ballot.objects.get(vote=vote).cast_at) == dt.date(2027, 3, 2)
 
 
@@ -744,7 +700,7 @@ def test_closing_relinks_secret_ballots_so_their_order_is_not_the_voting_order(t
 def test_closing_refuses_to_relink_a_broken_secret_chain(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         Ballot.objects.filter(vote=vote).update(area=1)
         travel.advance(days=30)
         with pytest.raises(Conflict) as refused:
@@ -769,7 +725,7 @@ def test_a_paper_only_vote_takes_no_online_ballots(town):
     with clock.frozen(NOW):
         vote = residents_vote(town, online=False)
         with pytest.raises(Conflict) as paper_only:
-            votes.cast_online(town.users["zhang"], vote, pick(vote))
+            votes.cast_online(town.users["zhang"], vote, yes_no(vote))
     assert paper_only.value.code == "vote.paper_only"
 
 
@@ -870,8 +826,8 @@ def test_a_residents_meeting_with_exactly_half_present_is_not_valid(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town)
         votes.remove_elector(town.clerk, elector(vote, "孙七"), reason="长期外出务工")
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
-        votes.cast_online(town.users["wang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     outcome = result.questions[0]
@@ -885,7 +841,7 @@ def test_a_residents_meeting_with_more_than_half_present_decides_by_majority_of_
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town)
         for name, code in (("zhang", "yes"), ("wang", "yes"), ("li", "no"), ("zhao", "abstain")):
-            votes.cast_online(town.users[name], vote, pick(vote, code))
+            votes.cast_online(town.users[name], vote, yes_no(vote, code))
         travel.advance(days=11)
         outcome = votes.close_vote(town.clerk, vote).questions[0]
     assert outcome["valid"] is True
@@ -914,7 +870,7 @@ def test_a_villagers_meeting_is_valid_with_two_thirds_of_households_represented(
         matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
         vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
         for name, code in (("zhang", "yes"), ("wang", "yes"), ("sun", "no")):
-            votes.cast_online(town.users[name], vote, pick(vote, code))
+            votes.cast_online(town.users[name], vote, yes_no(vote, code))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     outcome = result.questions[0]
@@ -933,9 +889,9 @@ def test_a_villagers_meeting_is_not_valid_below_both_bases(town):
         _households(town)
         matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
         vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
-        votes.cast_online(town.users["li"], vote, pick(vote))
-        votes.cast_online(town.users["zhao"], vote, pick(vote))  # the same household as 李明
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["li"], vote, yes_no(vote))
+        votes.cast_online(town.users["zhao"], vote, yes_no(vote))  # the same household as 李明
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         travel.advance(days=11)
         outcome = votes.close_vote(town.clerk, vote).questions[0]
     fractions = {t["code"]: (t["fraction"], t["met"]) for t in outcome["thresholds"]}
@@ -949,7 +905,7 @@ def test_villagers_without_a_recorded_household_still_count_as_households(town):
     with clock.frozen(NOW) as travel:
         matter = matter_at(town, Process.VILLAGERS_MEETING, upto=("convene",))
         vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
-        votes.cast_online(town.users["zhang"], vote, pick(vote))  # 1 villager of 5
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))  # 1 villager of 5
         travel.advance(days=11)
         outcome = votes.close_vote(town.clerk, vote).questions[0]
     assert outcome["valid"] is False
@@ -962,13 +918,13 @@ def test_a_party_members_meeting_counts_full_members_only(town):
             person(town.tree.grid_a1, name, dt.date(1960, 1, 1), political_status="中共党员")
         matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
         vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
-        votes.cast_online(town.users["sun"], vote, pick(vote))
+        votes.cast_online(town.users["sun"], vote, yes_no(vote))
         entry = votes.enter_paper_ballot(
-            town.clerk, vote, elector=elector(vote, "甲党员"), choices=pick(vote)
+            town.clerk, vote, elector=elector(vote, "甲党员"), choices=yes_no(vote)
         )
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
         with pytest.raises(PermissionDenied):
-            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "吴预备"), choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, elector=elector(vote, "吴预备"), choices=yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert result.electorate == 3
@@ -982,13 +938,10 @@ def test_a_party_members_meeting_counts_full_members_only(town):
 def _closed_owners_vote(town) -> Vote:
     """An owners' vote with a changed ballot: #1 张三 yes, #2 李明 yes, #3 赵六 no (replaced by #4 yes)."""
     with clock.frozen(NOW) as travel:
-        matter = matter_at(town, Process.OWNERS_ASSEMBLY, upto=("announce",), compound="阳光小区")
-        vote = votes.open_vote(
-            town.clerk, new_vote(town, matter, VoteRule.OWNERS, days=16, allow_change=True)
-        )
+        vote = owners_vote(town, rule=VoteRule.OWNERS, days=16, allow_change=True)
         for name, code in (("zhang", "yes"), ("li", "yes"), ("zhao", "no"), ("zhao", "yes")):
             travel.advance(minutes=10)
-            votes.cast_online(town.users[name], vote, pick(vote, code))
+            votes.cast_online(town.users[name], vote, yes_no(vote, code))
         travel.advance(days=16)
         votes.close_vote(town.clerk, vote)
     return vote
@@ -1073,8 +1026,8 @@ def test_a_resealed_turnout_fails_verification(town):
 def test_an_open_vote_verifies_and_detects_tampering_too(town):
     with clock.frozen(NOW):
         vote = residents_vote(town)
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
-        votes.cast_online(town.users["wang"], vote, pick(vote, "no"))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
     assert votes.verify(vote).ok
     Vote.objects.filter(pk=vote.pk).update(ballot_count=1)
     assert not votes.verify(vote).ok
@@ -1089,7 +1042,7 @@ def test_a_participation_recorded_meanwhile_refuses_the_online_ballot(town):
         zhang = elector(vote, "张三")
         Participation.objects.create(vote=vote, elector=zhang, channel=Channel.ONLINE, at=clock.now())
         with pytest.raises(Conflict) as refused:
-            votes.cast_online(town.users["zhang"], vote, pick(vote))
+            votes.cast_online(town.users["zhang"], vote, yes_no(vote))
     assert refused.value.code == "vote.already_voted"
     vote.refresh_from_db()
     assert vote.ballot_count == 0 and not Ballot.objects.filter(vote=vote).exists()
@@ -1099,13 +1052,13 @@ def test_the_unique_participation_settles_a_paper_ballot_racing_an_online_one(to
     with clock.frozen(NOW):
         vote = residents_vote(town)
         zhao = elector(vote, "赵六")
-        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=pick(vote, "no"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=yes_no(vote, "no"))
         # 赵六 votes on his phone while the paper ballot waits for its confirmation.
         Participation.objects.create(vote=vote, elector=zhao, channel=Channel.ONLINE, at=clock.now())
         with pytest.raises(Conflict) as refused:
-            votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+            votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "no"))
         assert refused.value.code == "vote.already_voted"
-        votes.cast_online(town.users["zhang"], vote, pick(vote))  # the transaction is still usable
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))  # the transaction is still usable
     assert PaperEntry.objects.filter(pk=entry.pk).exists()
     assert Participation.objects.get(vote=vote, elector=zhao).channel == Channel.ONLINE
     assert list(Ballot.objects.filter(vote=vote).values_list("seq", flat=True)) == [1]
@@ -1129,7 +1082,7 @@ def test_a_meeting_decides_by_those_present_not_by_the_ballots_cast(town):
         with pytest.raises(DomainError):
             matters.sign_in(town.clerk, vote, elector(vote, "张小宝"))  # not in the electorate
         for name, code in (("zhang", "yes"), ("wang", "yes"), ("li", "no")):
-            votes.cast_online(town.users[name], vote, pick(vote, code))
+            votes.cast_online(town.users[name], vote, yes_no(vote, code))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert (result.electorate, result.present, result.participants) == (5, 4, 3)
@@ -1147,8 +1100,8 @@ def test_present_means_signed_in_or_voted(town):
         vote = residents_vote(town)
         for name in ("张三", "王芳"):
             matters.sign_in(town.clerk, vote, elector(vote, name))
-        votes.cast_online(town.users["zhang"], vote, pick(vote))  # signed in and voted
-        votes.cast_online(town.users["li"], vote, pick(vote))  # voted without signing in
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))  # signed in and voted
+        votes.cast_online(town.users["li"], vote, yes_no(vote))  # voted without signing in
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert (result.present, result.participants) == (3, 2)  # 张三, 王芳, 李明
@@ -1165,7 +1118,7 @@ def test_a_representatives_meeting_counts_those_present_who_did_not_vote(town):
         for resident in (town.wang, town.li, town.zhao):
             votes.add_elector(town.clerk, vote, resident=resident, reason="村民代表")
         matters.sign_in(town.clerk, vote, elector(vote, "李明"))
-        votes.cast_online(town.users["wang"], vote, pick(vote))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert (result.electorate, result.present, result.participants) == (3, 2, 1)
@@ -1182,7 +1135,7 @@ def test_a_villagers_meeting_counts_households_of_those_present(town):
         vote = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.VILLAGERS))
         matters.sign_in(town.clerk, vote, elector(vote, "孙七"))  # H203, came but did not vote
         for name in ("zhang", "wang"):
-            votes.cast_online(town.users[name], vote, pick(vote))
+            votes.cast_online(town.users[name], vote, yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     fractions = {t["code"]: (t["fraction"], t["met"]) for t in result.questions[0]["thresholds"]}
@@ -1202,7 +1155,7 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
         vote = residents_vote(town, secret=True)
         zhao, li = elector(vote, "赵六"), elector(vote, "李明")
         with pytest.raises(Conflict) as empty:
-            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         assert empty.value.code == "ballot.more_than_handed_out"
         for outsider in (town.users["wang"], town.outsider_staff):
             with pytest.raises(PermissionDenied):
@@ -1217,33 +1170,33 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
             votes.hand_out_paper_ballot(town.checker, vote, elector=zhao)
         assert twice.value.code == "vote.already_voted"
         with pytest.raises(Conflict):
-            votes.cast_online(town.users["zhao"], vote, pick(vote))  # he has his paper ballot
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+            votes.cast_online(town.users["zhao"], vote, yes_no(vote))  # he has his paper ballot
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         with pytest.raises(Conflict):
             votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "张三"))  # voted online
         votes.hand_out_paper_ballot(town.clerk, vote, elector=li)
 
         with pytest.raises(DomainError) as named:
-            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote), elector=zhao)
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote), elector=zhao)
         assert named.value.code == "ballot.secret_unnamed"
-        first = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"))
-        second = votes.enter_paper_ballot(town.checker, vote, choices=pick(vote, "yes"))
+        first = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "no"))
+        second = votes.enter_paper_ballot(town.checker, vote, choices=yes_no(vote, "yes"))
         assert first.elector is None and second.elector is None
         with pytest.raises(Conflict) as full:  # two handed out, two in the box (pending ones count)
-            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         assert full.value.code == "ballot.more_than_handed_out"
         with pytest.raises(PermissionDenied) as same:
-            votes.confirm_paper_ballot(town.clerk, first, choices=pick(vote, "no"))
+            votes.confirm_paper_ballot(town.clerk, first, choices=yes_no(vote, "no"))
         assert same.value.code == "ballot.same_person"
         with pytest.raises(Conflict) as differ:
-            votes.confirm_paper_ballot(town.checker, first, choices=pick(vote, "yes"))
+            votes.confirm_paper_ballot(town.checker, first, choices=yes_no(vote, "yes"))
         assert differ.value.code == "ballot.entries_differ"
-        votes.confirm_paper_ballot(town.checker, first, choices=pick(vote, "no"))
+        votes.confirm_paper_ballot(town.checker, first, choices=yes_no(vote, "no"))
         votes.discard_paper_entry(town.checker, second, reason="录入时看错了选票")
-        third = votes.enter_paper_ballot(town.checker, vote, choices=pick(vote, "yes"))  # room again
-        votes.confirm_paper_ballot(town.clerk, third, choices=pick(vote, "yes"))
+        third = votes.enter_paper_ballot(town.checker, vote, choices=yes_no(vote, "yes"))  # room again
+        votes.confirm_paper_ballot(town.clerk, third, choices=yes_no(vote, "yes"))
         with pytest.raises(Conflict):  # confirmed ballots fill the box too
-            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert result.participants == 3
@@ -1264,7 +1217,7 @@ def test_a_named_votes_paper_ballot_is_not_handed_out_but_entered_by_name(town):
             votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
         assert named.value.code == "ballot.not_secret"
         with pytest.raises(DomainError) as nameless:
-            votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         assert nameless.value.code == "ballot.elector_required"
     assert not Participation.objects.exists() and not PaperEntry.objects.exists()
 
@@ -1284,11 +1237,11 @@ def test_a_secret_paper_ballot_may_be_collected_by_a_proxy_with_the_signed_autho
         )
         with pytest.raises(DomainError) as at_the_box:  # the proxy is recorded at hand-out, not on the ballot
             votes.enter_paper_ballot(
-                town.clerk, vote, choices=pick(vote), proxy_name="李母", proxy_authorisation=png()
+                town.clerk, vote, choices=yes_no(vote), proxy_name="李母", proxy_authorisation=png()
             )
         assert at_the_box.value.code == "ballot.secret_unnamed"
-        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote))
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote))
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
         travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert handed.channel == Channel.PROXY and handed.proxy_name == "李母"
@@ -1319,16 +1272,13 @@ def test_an_owners_vote_is_always_by_name(town):
 
 def test_a_co_owner_cannot_change_the_ballot_the_other_co_owner_cast(town):
     with clock.frozen(NOW) as travel:
-        matter = matter_at(town, Process.OWNERS_ASSEMBLY, upto=("announce",), compound="阳光小区")
-        vote = votes.open_vote(
-            town.clerk, new_vote(town, matter, VoteRule.OWNERS, days=16, allow_change=True)
-        )
-        votes.cast_online(town.users["wang"], vote, pick(vote, "yes"))
+        vote = owners_vote(town, rule=VoteRule.OWNERS, days=16, allow_change=True)
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "yes"))
         travel.advance(hours=1)
         with pytest.raises(Conflict) as other:
-            votes.cast_online(town.users["li"], vote, pick(vote, "no"))
+            votes.cast_online(town.users["li"], vote, yes_no(vote, "no"))
         assert other.value.code == "vote.already_voted"
-        votes.cast_online(town.users["wang"], vote, pick(vote, "abstain"))  # her own she may change
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "abstain"))  # her own she may change
         travel.advance(days=16)
         result = votes.close_vote(town.clerk, vote)
     couple = elector(vote, "王芳、李明")
@@ -1342,13 +1292,13 @@ def test_no_online_ballot_while_a_paper_ballot_for_the_elector_waits_for_confirm
     with clock.frozen(NOW):
         vote = residents_vote(town, allow_change=True)
         zhao = elector(vote, "赵六")
-        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"), elector=zhao)
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "no"), elector=zhao)
         with pytest.raises(Conflict) as pending:
-            votes.cast_online(town.users["zhao"], vote, pick(vote, "yes"))
+            votes.cast_online(town.users["zhao"], vote, yes_no(vote, "yes"))
         assert pending.value.code == "vote.already_voted"
         assert not Participation.objects.filter(vote=vote).exists()
         votes.discard_paper_entry(town.checker, entry, reason="赵六本人已在手机上投票")
-        votes.cast_online(town.users["zhao"], vote, pick(vote, "yes"))
+        votes.cast_online(town.users["zhao"], vote, yes_no(vote, "yes"))
     assert Participation.objects.get(vote=vote).channel == Channel.ONLINE
     assert votes.verify(vote).ok
 
@@ -1359,7 +1309,7 @@ def test_no_online_ballot_while_a_paper_ballot_for_the_elector_waits_for_confirm
 def _review(town, matter, code: str) -> Vote:
     """The Party members' review (孙七 is the only full member) voted `code` and recorded."""
     review = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
-    votes.cast_online(town.users["sun"], review, pick(review, code))
+    votes.cast_online(town.users["sun"], review, yes_no(review, code))
     return review
 
 
@@ -1425,7 +1375,7 @@ def test_a_failed_decision_blocks_publishing_the_result_and_lets_the_matter_clos
         for resident in (town.wang, town.li, town.zhao):
             votes.add_elector(town.clerk, decide, resident=resident, reason="村民代表")
         for name in ("wang", "li"):
-            votes.cast_online(town.users[name], decide, pick(decide, "no"))
+            votes.cast_online(town.users[name], decide, yes_no(decide, "no"))
         travel.advance(days=11)
         outcome = votes.close_vote(town.clerk, decide).questions[0]
         assert (outcome["valid"], outcome["passed"]) == (True, False)
@@ -1469,7 +1419,7 @@ def test_electorate_changes_through_the_services_are_resealed(town):
         sealed = Vote.objects.get(pk=vote.pk).electorate_hash
         votes.remove_elector(town.clerk, elector(vote, "赵六"), reason="已迁出")
         votes.add_elector(town.clerk, vote, resident=town.child, reason="出生日期登记有误")
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
     resealed = Vote.objects.get(pk=vote.pk).electorate_hash
     assert resealed not in ("", sealed) and resealed == chain.electorate_hash(vote)
     assert votes.verify(vote).ok
@@ -1494,10 +1444,10 @@ def test_a_ballot_whose_participation_is_deleted_fails_verification(town):
 def test_a_secret_ballot_whose_participation_is_deleted_fails_verification(town):
     with clock.frozen(NOW):
         vote = residents_vote(town, secret=True)
-        votes.cast_online(town.users["zhang"], vote, pick(vote))
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
-        entry = votes.enter_paper_ballot(town.clerk, vote, choices=pick(vote, "no"))
-        votes.confirm_paper_ballot(town.checker, entry, choices=pick(vote, "no"))
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "no"))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "no"))
     assert votes.verify(vote).ok
     for channel in (Channel.PAPER, Channel.ONLINE):
         with transaction.atomic():

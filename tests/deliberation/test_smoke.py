@@ -1,36 +1,19 @@
 """The whole path of an owners' vote through the services, start to verified result."""
 
-import datetime as dt
-
 import pytest
 
 from gongzhi.core import clock
 from gongzhi.core.errors import Conflict, PermissionDenied
-from gongzhi.deliberation.models import Ballot, Elector, Process, VoteRule
-from gongzhi.deliberation.services import matters, votes
+from gongzhi.deliberation.models import Ballot, Elector
+from gongzhi.deliberation.services import votes
+from tests.deliberation.conftest import owners_vote
 
 pytestmark = pytest.mark.django_db
 
 
 def test_owners_special_vote_end_to_end(town):
     with clock.frozen("2026-11-02T09:00+08:00") as travel:
-        matter = matters.create_matter(
-            town.clerk,
-            region=town.tree.community_a,
-            title="增设电梯",
-            process=Process.OWNERS_ASSEMBLY,
-            compound="阳光小区",
-        )
-        matters.record_step(town.clerk, matter, code="announce", held_on=dt.date(2026, 11, 2), minutes="公告")
-        vote = votes.create_vote(
-            town.clerk,
-            matter,
-            title="筹集维修资金",
-            rule=VoteRule.OWNERS_SPECIAL,
-            closes_at=clock.now() + dt.timedelta(days=15),
-            questions=[{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
-        )
-        votes.open_vote(town.clerk, vote)
+        vote = owners_vote(town)
         electors = list(Elector.objects.filter(vote=vote).order_by("pk"))
         assert [e.name for e in electors] == [
             "张三",

@@ -23,54 +23,12 @@ from gongzhi.deliberation.models import (
     VoteStatus,
 )
 from gongzhi.deliberation.services import matters, proposals, votes
+from tests.deliberation.conftest import cast, matter_at, new_vote, owners_vote, residents_vote
 
 pytestmark = pytest.mark.django_db
 
 NOW = "2026-11-02T09:00+08:00"
 TODAY = "2026-11-02"
-
-
-def owners_vote(town, *, secret=False, open_vote=True, questions=None):
-    """An owners' assembly matter of community A, announced, with a vote on raising maintenance funds."""
-    matter = matters.create_matter(
-        town.clerk,
-        region=town.tree.community_a,
-        title="增设电梯",
-        process=Process.OWNERS_ASSEMBLY,
-        compound="阳光小区",
-    )
-    matters.record_step(town.clerk, matter, code="announce", held_on=dt.date(2026, 11, 2), minutes="公告")
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="筹集维修资金",
-        rule=VoteRule.OWNERS_SPECIAL,
-        closes_at=clock.now() + dt.timedelta(days=15),
-        questions=questions or [{"text": "是否同意筹集维修资金", "kind": "yes_no"}],
-        secret=secret,
-    )
-    if open_vote:
-        votes.open_vote(town.clerk, vote)
-    return matter, vote
-
-
-def residents_vote(town, *, secret=False, questions=None):
-    """An open residents' meeting vote of community A (a secret vote cannot be an owners' one)."""
-    matter = matters.create_matter(
-        town.clerk, region=town.tree.community_a, title="居民公约修订", process=Process.RESIDENTS_MEETING
-    )
-    matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2))
-    vote = votes.create_vote(
-        town.clerk,
-        matter,
-        title="修订居民公约",
-        rule=VoteRule.RESIDENTS,
-        closes_at=clock.now() + dt.timedelta(days=3),
-        questions=questions or [{"text": "是否同意修订稿", "kind": "yes_no"}],
-        secret=secret,
-    )
-    votes.open_vote(town.clerk, vote)
-    return matter, vote
 
 
 def png(name="authorisation.png"):
@@ -97,7 +55,8 @@ def login(client, user):
 
 def test_every_staff_page_renders_for_community_staff(client, town):
     with clock.frozen(NOW):
-        matter, vote = owners_vote(town)
+        vote = owners_vote(town)
+        matter = vote.matter
         proposal = proposals.raise_proposal(
             town.users["zhang"], kind=ProposalKind.WISH, title="楼道装灯", body="三楼楼道没有灯"
         )
@@ -132,7 +91,8 @@ def test_every_staff_page_renders_for_community_staff(client, town):
 
 def test_outsider_staff_gets_404_on_community_a(client, town):
     with clock.frozen(NOW):
-        matter, vote = owners_vote(town)
+        vote = owners_vote(town)
+        matter = vote.matter
         proposal = proposals.raise_proposal(
             town.users["zhang"], kind=ProposalKind.PROPOSAL, title="增加停车位", body="小区车位不够"
         )
@@ -233,7 +193,7 @@ def test_accepting_a_proposal_into_a_new_matter_then_creating_and_opening_a_vote
 
 def test_a_rule_the_step_does_not_allow_is_refused(client, town):
     with clock.frozen(NOW):
-        matter, _vote = owners_vote(town, open_vote=False)
+        matter = owners_vote(town, open_=False).matter
         login(client, town.clerk)
         response = client.post(
             reverse("deliberation:vote_new", args=[matter.pk]),
@@ -254,7 +214,7 @@ def test_a_rule_the_step_does_not_allow_is_refused(client, town):
 
 def test_paper_ballot_needs_a_second_person_who_does_not_see_the_first_entry(client, town):
     with clock.frozen(NOW):
-        _matter, vote = owners_vote(town)
+        vote = owners_vote(town)
         question, no = option(vote, code="no")
         zhao = Elector.objects.get(vote=vote, name="赵六")
         paper = reverse("deliberation:paper", args=[vote.pk])
@@ -303,7 +263,7 @@ def test_paper_ballot_needs_a_second_person_who_does_not_see_the_first_entry(cli
 
 def test_a_pending_entry_can_be_discarded_with_a_reason(client, town):
     with clock.frozen(NOW):
-        _matter, vote = owners_vote(town)
+        vote = owners_vote(town)
         question, yes = option(vote, code="yes")
         zhao = Elector.objects.get(vote=vote, name="赵六")
         entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices={question.pk: [yes.pk]})
@@ -317,12 +277,11 @@ def test_a_pending_entry_can_be_discarded_with_a_reason(client, town):
 
 def test_closing_shows_the_exact_fractions(client, town):
     with clock.frozen(NOW) as travel:
-        matter, vote = owners_vote(town)
-        question, yes = option(vote, code="yes")
-        no = question.options.get(code="no")
-        votes.cast_online(town.users["zhang"], vote, {question.pk: [yes.pk]})
-        votes.cast_online(town.users["li"], vote, {question.pk: [yes.pk]})
-        votes.cast_online(town.users["zhao"], vote, {question.pk: [no.pk]})
+        vote = owners_vote(town)
+        matter = vote.matter
+        cast(vote, town.users["zhang"], "yes")
+        cast(vote, town.users["li"], "yes")
+        cast(vote, town.users["zhao"], "no")
         login(client, town.clerk)
         running = client.get(reverse("deliberation:vote", args=[vote.pk])).content.decode()
         assert "360.00 ㎡" in running  # area voted so far
@@ -346,7 +305,7 @@ def test_closing_shows_the_exact_fractions(client, town):
 
 def test_secret_vote_staff_pages_never_show_what_an_elector_chose(client, town):
     with clock.frozen(NOW) as travel:
-        _matter, vote = residents_vote(
+        vote = residents_vote(
             town,
             secret=True,
             questions=[{"text": "选择施工方案", "kind": "single", "options": ["甲方案", "乙方案"]}],
@@ -388,7 +347,7 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
 ):
     settings.MEDIA_ROOT = tmp_path
     with clock.frozen(NOW):
-        _matter, vote = residents_vote(town, secret=True)
+        vote = residents_vote(town, secret=True)
         question, yes = option(vote, code="yes")
         paper = reverse("deliberation:paper", args=[vote.pk])
         login(client, town.clerk)
@@ -454,7 +413,7 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
 def test_a_proxy_authorisation_is_shown_only_to_those_who_count(client, town, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path
     with clock.frozen(NOW):
-        _matter, vote = residents_vote(town, secret=True)
+        vote = residents_vote(town, secret=True)
         zhao = Elector.objects.get(vote=vote, name="赵六")
         votes.hand_out_paper_ballot(
             town.clerk, vote, elector=zhao, proxy_name="赵小六", proxy_authorisation=png()
@@ -468,10 +427,9 @@ def test_a_proxy_authorisation_is_shown_only_to_those_who_count(client, town, tm
 
 def test_a_meetings_result_shows_who_was_present(client, town):
     with clock.frozen(NOW) as travel:
-        _matter, vote = residents_vote(town)
-        question, yes = option(vote, code="yes")
+        vote = residents_vote(town, days=3)
         matters.sign_in(town.clerk, vote, Elector.objects.get(vote=vote, name="赵六"))
-        votes.cast_online(town.users["zhang"], vote, {question.pk: [yes.pk]})
+        cast(vote, town.users["zhang"], "yes")
         travel.advance(days=4)
         votes.close_vote(town.clerk, vote)
         login(client, town.clerk)
@@ -481,23 +439,18 @@ def test_a_meetings_result_shows_who_was_present(client, town):
 
 def test_a_matter_whose_vote_failed_can_be_closed_early(client, town):
     with clock.frozen(NOW) as travel:
-        matter = matters.create_matter(
-            town.clerk, region=town.tree.community_a, title="村集体资金使用", process=Process.FOUR_TWO
-        )
-        for code in ("propose", "discuss"):
-            matters.record_step(town.clerk, matter, code=code, held_on=dt.date(2026, 11, 2))
-        vote = votes.create_vote(
-            town.clerk,
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"), title="村集体资金使用")
+        vote = new_vote(
+            town,
             matter,
+            VoteRule.PARTY_MEMBERS,
             title="党员大会审议",
-            rule=VoteRule.PARTY_MEMBERS,
-            step_code="review",
-            closes_at=clock.now() + dt.timedelta(days=3),
+            step="review",
+            days=3,
             questions=[{"text": "是否同意提交村民会议", "kind": "yes_no"}],
         )
         votes.open_vote(town.clerk, vote)
-        question, no = option(vote, code="no")
-        votes.cast_online(town.users["sun"], vote, {question.pk: [no.pk]})
+        cast(vote, town.users["sun"], "no")
         travel.advance(days=4)
         votes.close_vote(town.clerk, vote)
         matters.record_step(town.clerk, matter, code="review", held_on=dt.date(2026, 11, 6))
@@ -569,7 +522,8 @@ def test_consultation_tasks_and_closing_a_complete_matter(client, town):
 
 def test_leader_sees_pages_without_actions(client, town):
     with clock.frozen(NOW):
-        matter, vote = owners_vote(town)
+        vote = owners_vote(town)
+        matter = vote.matter
         login(client, town.leader)
         page = client.get(reverse("deliberation:vote", args=[vote.pk])).content.decode()
         assert 'id="close-vote"' not in page and 'id="paper-link"' not in page
@@ -584,19 +538,7 @@ def test_leader_sees_pages_without_actions(client, town):
 
 def test_electors_are_adjusted_with_a_reason_and_sign_in_counts(client, town):
     with clock.frozen(NOW):
-        matter = matters.create_matter(
-            town.clerk, region=town.tree.community_a, title="选举楼栋长", process=Process.RESIDENTS_MEETING
-        )
-        matters.record_step(town.clerk, matter, code="convene", held_on=dt.date(2026, 11, 2))
-        vote = votes.create_vote(
-            town.clerk,
-            matter,
-            title="是否同意",
-            rule=VoteRule.RESIDENTS,
-            closes_at=clock.now() + dt.timedelta(days=3),
-            questions=[{"text": "是否同意", "kind": "yes_no"}],
-        )
-        votes.open_vote(town.clerk, vote)
+        vote = residents_vote(town)
         login(client, town.clerk)
         url = reverse("deliberation:electors", args=[vote.pk])
         page = client.get(url, {"q": "张小宝"}).content.decode()
@@ -629,7 +571,7 @@ def test_electors_are_adjusted_with_a_reason_and_sign_in_counts(client, town):
 
 def test_ballot_paper_and_result_notice_are_pdfs(client, town):
     with clock.frozen(NOW) as travel:
-        _matter, vote = owners_vote(town)
+        vote = owners_vote(town)
         login(client, town.clerk)
         response = client.get(reverse("deliberation:ballot_pdf", args=[vote.pk]))
         assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
