@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from gongzhi.core import audit, clock, scopes, uploads
+from gongzhi.core import audit, clock, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
-from gongzhi.core.models import Level, Region, User
+from gongzhi.core.models import Level, Region, RoleGrant, User
+from gongzhi.core.roles import ROLE_ACTIONS
+from gongzhi.core.rules import ancestor_paths
 from gongzhi.deliberation.models import (
     AgendaThreshold,
     Matter,
@@ -34,6 +37,22 @@ def community_of(region: Region) -> Region | None:
     while node is not None and node.level != Level.COMMUNITY:
         node = node.parent
     return node
+
+
+def organisers_of(region: Region):
+    """Staff who organise deliberation for this community: grants on it or on its street."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if MANAGE in actions]
+    grants = RoleGrant.objects.filter(
+        role__in=roles,
+        region__path__in=ancestor_paths(region.path),
+        region__level__in=[Level.COMMUNITY, Level.STREET],
+    )
+    return User.objects.filter(pk__in=grants.values("user_id"), is_active=True)
+
+
+def _tell_author(proposal: Proposal, kind: str, title: str) -> None:
+    url = reverse("deliberation:resident_proposal", args=[proposal.pk])
+    notify.send(proposal.author, kind, title=title, body=proposal.title, url=url, obj=proposal)
 
 
 def supports_needed(community: Region) -> int:
@@ -117,6 +136,14 @@ def support(actor, proposal: Proposal) -> Proposal:
         proposal.status, proposal.on_agenda_at = ProposalStatus.AGENDA, clock.now()
         proposal.save(update_fields=["status", "on_agenda_at"])
         audit.record(actor, "proposal.agenda", proposal, after={"supports": proposal.support_count})
+        _tell_author(proposal, "proposal_agenda", _("您的提议已获足够附议，列入议程"))
+        notify.send(
+            organisers_of(proposal.region),
+            "proposal_agenda",
+            title=_("提议列入议程，请答复：%(title)s") % {"title": proposal.title},
+            url=reverse("deliberation:proposal", args=[proposal.pk]),
+            obj=proposal,
+        )
     return proposal
 
 
@@ -142,6 +169,11 @@ def answer(actor, proposal: Proposal, *, decision: str, text: str, matter: Matte
     proposal.answered_by, proposal.answered_at = actor, clock.now()
     proposal.save()
     audit.record(actor, "proposal.answer", proposal, after={"decision": decision})
+    _tell_author(
+        proposal,
+        "proposal_answered",
+        _("您的提议已答复：%(status)s") % {"status": proposal.get_status_display()},
+    )
     return proposal
 
 
@@ -166,6 +198,7 @@ def claim_wish(actor, proposal: Proposal, *, claimant: str) -> Proposal:
     proposal.claimed_by, proposal.claimed_at = actor, clock.now()
     proposal.save()
     audit.record(actor, "proposal.claim", proposal, after={"claimant": proposal.claimed_by_name})
+    _tell_author(proposal, "wish_claimed", _("您的微心愿已由%(who)s认领") % {"who": proposal.claimed_by_name})
     return proposal
 
 
@@ -184,4 +217,5 @@ def fulfil_wish(actor, proposal: Proposal, *, photo, note: str = "") -> Proposal
     proposal.fulfilment_note = (note or "").strip()[:500]
     proposal.save()
     audit.record(actor, "proposal.fulfil", proposal, after={"photo": proposal.fulfilment_photo_id})
+    _tell_author(proposal, "wish_fulfilled", _("您的微心愿已实现"))
     return proposal

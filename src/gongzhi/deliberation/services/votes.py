@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from gongzhi.core import audit, clock, scopes, uploads
+from gongzhi.core import audit, clock, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
 from gongzhi.core.models import User
 from gongzhi.deliberation import chain, electorate, processes, rules
@@ -187,6 +188,13 @@ def open_vote(actor, vote: Vote) -> Vote:
     _seal_electorate(vote)
     eligible = sum(1 for c in considered if c.eligible)
     audit.record(actor, "vote.open", vote, after={"considered": len(considered), "eligible": eligible})
+    deadline = timezone.localtime(vote.closes_at)
+    _tell_electorate(
+        vote,
+        "vote_opened",
+        _("请投票：%(title)s（%(m)s月%(d)s日%(t)s截止）")
+        % {"title": vote.title, "m": deadline.month, "d": deadline.day, "t": f"{deadline:%H:%M}"},
+    )
     return vote
 
 
@@ -245,6 +253,19 @@ def remove_elector(actor, elector: Elector, *, reason: str) -> Elector:
     _seal_electorate(vote)
     audit.record(actor, "vote.elector_remove", vote, after={"elector": elector.pk, "reason": reason})
     return elector
+
+
+def _tell_electorate(vote: Vote, kind: str, title: str) -> None:
+    """Everyone on the electorate with a verified login (owners of a unit each get it)."""
+    accounts = User.objects.filter(
+        resident_record__in=Resident.objects.filter(
+            pk__in=Elector.members.through.objects.filter(elector__vote=vote, elector__eligible=True).values(
+                "resident_id"
+            )
+        )
+    )
+    url = reverse("deliberation:resident_vote", args=[vote.pk])
+    notify.send(accounts, kind, title=title, body=vote.matter.title, url=url, obj=vote)
 
 
 def _seal_electorate(vote: Vote) -> None:
@@ -560,6 +581,7 @@ def close_vote(actor, vote: Vote) -> Result:
     result = Result(vote=vote, computed_at=vote.closed_at, chain_head=vote.chain_head, **count(vote))
     result.hash = chain.result_hash(result)
     result.save()
+    _tell_electorate(vote, "vote_closed", _("表决结果已公布：%(title)s") % {"title": vote.title})
     audit.record(
         actor,
         "vote.close",
