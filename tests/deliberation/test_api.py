@@ -523,3 +523,22 @@ def test_paper_and_hand_out_are_refused_to_residents_and_other_communities(clien
         assert post(client, f"/votes/{vote}/hand-out", {"elector": zhao}).status_code == status
         assert post(client, f"/votes/{vote}/paper", ballot(data, "yes")).status_code == status
     assert not Participation.objects.filter(vote_id=vote).exists()
+
+
+def test_a_consultation_meeting_names_at_least_two_kinds_of_parties(client, town, travel):
+    as_(client, town.clerk)
+    created = post(
+        client,
+        "/matters",
+        {"region": town.tree.community_a.code, "title": "停车协商", "process": "consultation"},
+    )
+    matter = created.json()["id"]
+    day = clock.today().isoformat()
+    assert post(client, f"/matters/{matter}/steps", {"code": "prepare", "held_on": day}).status_code == 201
+    step = {"code": "consult", "held_on": day, "minutes": "协商会议记录"}
+    alone = post(client, f"/matters/{matter}/steps", step | {"parties": ["property"]})
+    assert (alone.status_code, alone.json()["code"]) == (400, "matter.parties_required")
+    unknown = post(client, f"/matters/{matter}/steps", step | {"parties": ["property", "mayor"]})
+    assert unknown.status_code == 422
+    recorded = post(client, f"/matters/{matter}/steps", step | {"parties": ["residents", "owners_committee"]})
+    assert recorded.status_code == 201 and recorded.json()["parties"] == ["residents", "owners_committee"]

@@ -405,14 +405,21 @@ def test_a_matter_is_created_at_community_level_with_a_known_process(town):
 def test_consultation_ends_in_a_written_outcome_and_tasks(town):
     with clock.frozen(NOW) as travel:
         matter = matter_at(town, Process.CONSULTATION, upto=("prepare",), title="小区停车")
-        matters.record_step(
+        consult = {"code": "consult", "held_on": TODAY, "minutes": "协商会议记录"}
+        with pytest.raises(DomainError) as alone:  # one party alone is not a consultation
+            matters.record_step(town.clerk, matter, parties=["property"], **consult)
+        assert alone.value.code == "matter.parties_required"
+        with pytest.raises(DomainError) as unknown:
+            matters.record_step(town.clerk, matter, parties=["property", "mayor"], **consult)
+        assert unknown.value.code == "matter.unknown_party"
+        record = matters.record_step(
             town.clerk,
             matter,
-            code="consult",
-            held_on=TODAY,
             participants="居民代表、物业公司、业主委员会、派出所",
-            minutes="协商会议记录",
+            parties=["residents", "property", "owners_committee", "departments", "property"],
+            **consult,
         )
+        assert record.parties == ["residents", "property", "owners_committee", "departments"]
         with pytest.raises(DomainError):
             matters.record_step(town.clerk, matter, code="outcome", held_on=TODAY, minutes="")
         with pytest.raises(Conflict):

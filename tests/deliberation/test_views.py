@@ -498,15 +498,18 @@ def test_consultation_tasks_and_closing_a_complete_matter(client, town):
         )
         login(client, town.clerk)
         url = reverse("deliberation:matter", args=[matter.pk])
-        for code, minutes in (
-            ("prepare", "确定参与方"),
-            ("consult", "召开会议"),
-            ("outcome", "划定临时车位"),
-        ):
-            client.post(
-                reverse("deliberation:record_step", args=[matter.pk, code]),
-                {"held_on": TODAY, "minutes": minutes},
-            )
+        step_url = reverse("deliberation:record_step", args=[matter.pk, "prepare"])
+        client.post(step_url, {"held_on": TODAY, "minutes": "确定参与方"})
+        assert 'name="parties"' in client.get(url).content.decode()  # the consultation names its parties
+        consult = reverse("deliberation:record_step", args=[matter.pk, "consult"])
+        refused = client.post(consult, {"held_on": TODAY, "minutes": "召开会议", "parties": ["property"]})
+        assert refused.status_code == 400 and "至少2类参与方" in refused.content.decode()
+        client.post(consult, {"held_on": TODAY, "minutes": "召开会议", "parties": ["residents", "property"]})
+        assert "居民（村民）代表、物业服务企业" in client.get(url).content.decode()
+        client.post(
+            reverse("deliberation:record_step", args=[matter.pk, "outcome"]),
+            {"held_on": TODAY, "minutes": "划定临时车位"},
+        )
         client.post(
             reverse("deliberation:task_add", args=[matter.pk]), {"title": "施划车位", "owner": "物业公司"}
         )

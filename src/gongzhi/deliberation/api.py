@@ -28,6 +28,7 @@ from gongzhi.deliberation.models import (
     Elector,
     Matter,
     MatterStatus,
+    Party,
     Process,
     Proposal,
     ProposalKind,
@@ -100,6 +101,7 @@ class StepRecordOut(Schema):
     held_on: dt.date
     place: str
     participants: str
+    parties: list[str]
     minutes: str = Field(description="会议记录、公开内容或协商结果")
     recorded_at: dt.datetime
 
@@ -173,6 +175,9 @@ class StepIn(Schema):
     held_on: dt.date = Field(..., description="日期")
     place: Text = ""
     participants: Text = Field("", description="参加人员/参与方")
+    parties: list[Literal[tuple(Party.values)]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="民主协商的参与方类别（协商会议须至少两类）"
+    )
     minutes: Text = Field("", description="会议记录；公开步骤为公开内容，协商结果步骤为书面结果")
 
 
@@ -584,6 +589,7 @@ def record_step(request, payload: StepIn, matter_id: int = Path(..., ge=1, le=MA
         held_on=payload.held_on,
         place=payload.place,
         participants=payload.participants,
+        parties=payload.parties,
         minutes=payload.minutes,
     )
     return Status(201, record)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gongzhi.core import formats
 from gongzhi.deliberation.models import Elector, ProposalStatus, QuestionKind, Vote, VoteRule
-from gongzhi.deliberation.processes import Process
+from gongzhi.deliberation.processes import Party, Process
 from gongzhi.deliberation.services.matters import MAX_ATTACHMENTS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -149,6 +149,13 @@ class StepForm(forms.Form):
     participants = forms.CharField(
         label=_("参加人员/参与方"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    parties = forms.MultipleChoiceField(
+        label=_("参与方"),
+        choices=Party.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("民主协商须有至少两类参与方"),
+    )
     minutes = forms.CharField(
         label=_("会议记录/公开内容"),
         max_length=8000,
@@ -156,6 +163,11 @@ class StepForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     photos = PhotosField()
+
+    def __init__(self, *args, step=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if step is None or not step.parties:  # only a consultation names its parties
+            del self.fields["parties"]
 
 
 class TaskForm(forms.Form):

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gongzhi.core.models import Attachment, Region, User
-from gongzhi.deliberation.processes import Process
+from gongzhi.deliberation.processes import Party, Process
 from gongzhi.people.models import Household, Resident
 
 GENESIS = "0" * 64
@@ -167,6 +167,7 @@ class MatterStep(models.Model):
     held_on = models.DateField(_("日期"))
     place = models.CharField(_("地点"), max_length=100, blank=True)
     participants = models.TextField(_("参加人员/参与方"), max_length=2000, blank=True)
+    parties = models.JSONField(_("参与方"), default=list, blank=True, help_text=_("民主协商的参与方类别"))
     minutes = models.TextField(_("会议记录/内容"), max_length=8000, blank=True)
     attachments = models.ManyToManyField(Attachment, verbose_name=_("附件"), blank=True, related_name="+")
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -182,6 +183,10 @@ class MatterStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.matter_id}:{self.code}"
+
+    @property
+    def party_labels(self) -> list[str]:
+        return [str(Party(p).label) for p in self.parties if p in Party.values]
 
 
 class Publication(models.Model):

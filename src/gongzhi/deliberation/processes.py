@@ -30,6 +30,23 @@ class StepKind(models.TextChoices):
     OUTCOME = "outcome", _("协商结果")
 
 
+class Party(models.TextChoices):
+    """Who takes part in a consultation (民主协商): "the parties concerned" of the policy documents."""
+
+    RESIDENTS = "residents", _("居民（村民）代表")
+    OWNERS_COMMITTEE = "owners_committee", _("业主委员会")
+    PROPERTY = "property", _("物业服务企业")
+    COMMITTEE = "committee", _("社区（村）两委")
+    UNITS = "units", _("驻区单位")
+    DEPARTMENTS = "departments", _("职能部门")
+    SOCIAL = "social", _("社会组织")
+    EXPERTS = "experts", _("专业人士")
+
+
+# A consultation brings several parties to one table; one party alone is a meeting, not a consultation.
+MIN_CONSULTATION_PARTIES = 2
+
+
 @dataclass(frozen=True)
 class Step:
     code: str
@@ -37,6 +54,8 @@ class Step:
     kind: str
     # A step that only follows when the vote of that earlier step carried (else the matter ends there).
     needs_adopted: str = ""
+    # How many kinds of parties the step's record must name.
+    parties: int = 0
 
 
 _PUBLISH_RESULT = Step("publish_decision", _("决议公开"), StepKind.PUBLICATION)
@@ -72,7 +91,7 @@ STEPS: dict[str, tuple[Step, ...]] = {
     ),
     Process.CONSULTATION: (
         Step("prepare", _("确定协商议题和参与方"), StepKind.MEETING),
-        Step("consult", _("召开协商会议"), StepKind.MEETING),
+        Step("consult", _("召开协商会议"), StepKind.MEETING, parties=MIN_CONSULTATION_PARTIES),
         Step("outcome", _("形成书面协商结果和落实任务"), StepKind.OUTCOME),
     ),
 }

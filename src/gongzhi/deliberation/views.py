@@ -312,7 +312,7 @@ def _matter_page(request, matter, *, step_form=None, task_form=None, error="", s
         following["can_record"] = manage and not waiting and failed is None
         following["can_vote"] = manage and bool(following["rules"]) and following["vote"] is None
         if following["can_record"] and step_form is None:
-            step_form = forms.StepForm(initial={"held_on": clock.today()})
+            step_form = forms.StepForm(step=following["step"], initial={"held_on": clock.today()})
     voting = {s["step"].code for s in steps if s["rules"] and s["record"] is None}
     running = any(v.step_code in voting and v.status != VoteStatus.CLOSED for v in matter.vote_list)
     done = {s["step"].code for s in steps if s["record"] is not None}
@@ -347,7 +347,7 @@ def matter_detail(request, pk: int):
 @require_POST
 def record_step(request, pk: int, code: str):
     matter = _visible_matter(request, pk)
-    form = forms.StepForm(request.POST, request.FILES)
+    form = forms.StepForm(request.POST, request.FILES, step=processes.step_of(matter.process, code))
     if not form.is_valid():
         return _matter_page(request, matter, step_form=form, error=_("请修改以下问题后再提交"), status=400)
     try:

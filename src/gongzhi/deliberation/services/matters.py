@@ -25,7 +25,7 @@ from gongzhi.deliberation.models import (
     Vote,
     VoteStatus,
 )
-from gongzhi.deliberation.processes import StepKind
+from gongzhi.deliberation.processes import Party, StepKind
 
 MANAGE = "deliberation.manage"
 MAX_ATTACHMENTS = 9
@@ -74,6 +74,7 @@ def record_step(
     participants: str = "",
     minutes: str = "",
     photos: Sequence = (),
+    parties: Sequence[str] = (),
 ) -> MatterStep:
     """Record the next step of the process. A voting step needs its vote closed; a publication step
     publishes its text (the minutes) as a disclosure."""
@@ -98,6 +99,7 @@ def record_step(
     minutes = (minutes or "").strip()
     if step.kind in (StepKind.PUBLICATION, StepKind.OUTCOME) and not minutes:
         raise DomainError("matter.text_required", _("请填写公开内容或协商结果"))
+    parties = _parties(step, parties)
     require_adopted(matter, step)
     if processes.rules_for(matter.process, code):
         step_votes = Vote.objects.filter(matter=matter, step_code=code)
@@ -113,6 +115,7 @@ def record_step(
         place=(place or "").strip()[:100],
         participants=(participants or "").strip()[:2000],
         minutes=minutes[:8000],
+        parties=parties,
         recorded_by=actor,
         recorded_at=clock.now(),
     )
@@ -157,6 +160,19 @@ def _vote_failed(matter: Matter, code: str) -> bool:
     """The step's latest vote closed without carrying (a step not yet voted on has not failed)."""
     vote = _latest_vote(matter, code)
     return vote is not None and vote.status == VoteStatus.CLOSED and not adopted(vote)
+
+
+def _parties(step: processes.Step, parties: Sequence[str]) -> list[str]:
+    chosen = list(dict.fromkeys(parties or ()))
+    if any(party not in Party.values for party in chosen):
+        raise DomainError("matter.unknown_party", _("参与方类别不正确"))
+    if len(chosen) < step.parties:
+        raise DomainError(
+            "matter.parties_required",
+            _("民主协商须有至少%(n)s类参与方（如居民代表、业主委员会、物业服务企业、驻区单位）")
+            % {"n": step.parties},
+        )
+    return chosen
 
 
 @transaction.atomic
