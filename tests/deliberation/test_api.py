@@ -393,8 +393,6 @@ def test_bad_input_is_a_clear_400(client, town, travel):
 def test_a_secret_votes_paper_ballots_are_handed_out_then_entered_without_a_name(client, town, travel):
     data = residents_vote(client, town, secret=True)
     vote, zhao = data["vote"], data["electors"]["赵六"]
-    response = post(client, f"/votes/{vote}/paper", ballot(data, "yes"))
-    assert (response.status_code, response.json()["code"]) == (409, "ballot.more_than_handed_out")
     response = post(client, f"/votes/{vote}/hand-out", {"elector": zhao})
     assert response.status_code == 201, response.content
     assert {k: response.json()[k] for k in ("elector", "channel", "handed_out", "entered")} == {
@@ -405,6 +403,11 @@ def test_a_secret_votes_paper_ballots_are_handed_out_then_entered_without_a_name
     }
     response = post(client, f"/votes/{vote}/hand-out", {"elector": zhao})
     assert (response.status_code, response.json()["code"]) == (409, "vote.already_voted")
+    response = post(client, f"/votes/{vote}/paper", ballot(data, "yes"))
+    assert (response.status_code, response.json()["code"]) == (409, "ballot.box_not_open")
+    travel.to("2026-11-09T18:00+08:00")  # the deadline: hand-outs end, the box is opened
+    response = post(client, f"/votes/{vote}/hand-out", {"elector": data["electors"]["李明"]})
+    assert (response.status_code, response.json()["code"]) == (409, "vote.deadline_passed")
     # a secret ballot names nobody
     response = post(client, f"/votes/{vote}/paper", {"elector": zhao, **ballot(data, "yes")})
     assert (response.status_code, response.json()["code"]) == (400, "ballot.secret_unnamed")
@@ -418,6 +421,7 @@ def test_a_secret_votes_paper_ballots_are_handed_out_then_entered_without_a_name
     assert post(client, f"/paper/{entry['id']}/confirm", ballot(data, "yes")).status_code == 201
     assert Ballot.objects.filter(vote_id=vote, elector__isnull=False).count() == 0
     assert Participation.objects.get(vote_id=vote).elector.name == "赵六"
+    assert set(Ballot.objects.filter(vote_id=vote).values_list("channel", flat=True)) == {""}
 
 
 def test_a_named_paper_ballot_needs_its_elector_and_a_pending_one_can_be_discarded(client, town, travel):

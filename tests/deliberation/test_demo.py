@@ -141,7 +141,15 @@ def test_the_village_matter_waits_for_the_representatives(loaded, db):
     handed_out = Participation.objects.filter(vote=review)
     assert {p.channel for p in handed_out} == {Channel.PAPER}
     assert {p.cast_by.username for p in handed_out} == {"community"}
-    assert Ballot.objects.filter(vote=review, channel=Channel.PAPER).count() == handed_out.count()
+    ballots = Ballot.objects.filter(vote=review)
+    assert ballots.count() == handed_out.count()
+    # Secret ballots say neither how nor when each was cast.
+    assert {(b.channel, b.cast_at) for b in ballots} == {("", review.opened_at)}
+    # Handed out before the deadline; the box was entered after it.
+    assert max(p.at for p in handed_out) < review.closes_at
+    entered = AuditEntry.objects.filter(action="vote.paper_confirm", object_id=str(review.pk))
+    assert entered.count() == handed_out.count()
+    assert review.closes_at <= min(e.at for e in entered) <= max(e.at for e in entered) < review.closed_at
     assert not review.paper_entries.exists()
     decide = matter.votes.get(step_code="decide")
     assert decide.status == VoteStatus.OPEN and decide.rule == VoteRule.REPRESENTATIVES

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import ProtectedError
+from django.utils import timezone, translation
 from PIL import Image
 
 from gongzhi.core import clock
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
-from gongzhi.core.models import AuditEntry
+from gongzhi.core.models import AuditEntry, Notification
 from gongzhi.core.principals import SYSTEM
 from gongzhi.core.roles import Role
-from gongzhi.deliberation import chain
+from gongzhi.deliberation import chain, queries
 from gongzhi.deliberation.models import (
     Ballot,
     Channel,
@@ -40,7 +43,7 @@ from gongzhi.deliberation.models import (
 )
 from gongzhi.deliberation.services import matters, proposals, votes
 from gongzhi.people import services as people
-from gongzhi.people.models import Resident
+from gongzhi.people.models import Household, Resident
 from tests.deliberation.conftest import matter_at, new_vote, owners_vote, person, residents_vote, yes_no
 from tests.factories import user_with
 
@@ -641,9 +644,9 @@ def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
             votes.cast_online(town.users["zhang"], vote, yes_no(vote, "no"))
         votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
         votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.advance(days=11)  # the box is opened after the deadline
         entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
-        travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert Ballot.objects.filter(vote=vote).count() == 3
     assert not Ballot.objects.filter(vote=vote, elector__isnull=False).exists()
@@ -661,24 +664,51 @@ def test_a_secret_ballot_keeps_who_voted_apart_from_what_was_voted(town):
     assert votes.verify(vote).ok
 
 
-def test_a_secret_ballot_keeps_only_the_day_it_was_cast(town):
+def test_a_secret_ballot_keeps_only_the_time_the_vote_opened(town):
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
         for name in ("zhang", "wang", "li"):
             travel.advance(minutes=7)
             votes.cast_online(town.users[name], vote, yes_no(vote))
-    cast_times = set(Ballot.objects.filter(vote=vote).values_list("cast_at", flat=True))
+    ballots = Ballot.objects.filter(vote=vote)
     voted_times = set(Participation.objects.filter(vote=vote).values_list("at", flat=True))
-    assert len(voted_times) == 3 and not cast_times & voted_times
-    assert cast_times == {timezone.make_aware(dt.datetime(2027, 3, 1))}  # local midnight
+    assert len(voted_times) == 3
+    for ballot in ballots:
+        assert ballot.cast_at == vote.opened_at and ballot.channel == ""
     assert votes.verify(vote).ok
 
 
-def test_a_secret_ballot_keeps_the_local_day(town):
-    with clock.frozen("2027-03-01T23:30+00:00"):  # 2 March, 07:30 in Beijing
+def _secret_ballots(vote) -> set[tuple]:
+    """Everything a secret vote's ballots record besides the choice and the chain."""
+    return set(Ballot.objects.filter(vote=vote).values_list("elector_id", "channel", "cast_at", "area"))
+
+
+def test_online_and_paper_secret_ballots_look_alike_so_none_points_at_its_voter(town):
+    with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
-        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
-    assert timezone.localdate(Ballot.objects.get(vote=vote).cast_at) == dt.date(2027, 3, 2)
+        travel.advance(hours=1)
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote, "yes"))
+        travel.advance(hours=2)
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.advance(days=1)
+        votes.hand_out_paper_ballot(
+            town.clerk, vote, elector=elector(vote, "李明"), proxy_name="李母", proxy_authorisation=png()
+        )
+        travel.advance(hours=5)
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
+        travel.advance(days=10)
+        for code in ("no", "abstain"):
+            travel.advance(minutes=3)
+            entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, code))
+            votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, code))
+        channels = set(Participation.objects.filter(vote=vote).values_list("channel", flat=True))
+        assert channels == {Channel.ONLINE, Channel.PAPER, Channel.PROXY}  # who voted, and how
+        assert _secret_ballots(vote) == {(None, "", vote.opened_at, Decimal(0))}  # not what
+        travel.advance(hours=1)
+        votes.close_vote(town.clerk, vote)
+    assert Ballot.objects.filter(vote=vote).count() == 4
+    assert _secret_ballots(vote) == {(None, "", vote.opened_at, Decimal(0))}  # relinking keeps it so
+    assert votes.verify(vote).ok
 
 
 def test_closing_relinks_secret_ballots_so_their_order_is_not_the_voting_order(town, monkeypatch):
@@ -1161,9 +1191,6 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
     with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
         zhao, li = elector(vote, "赵六"), elector(vote, "李明")
-        with pytest.raises(Conflict) as empty:
-            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
-        assert empty.value.code == "ballot.more_than_handed_out"
         for outsider in (town.users["wang"], town.outsider_staff):
             with pytest.raises(PermissionDenied):
                 votes.hand_out_paper_ballot(outsider, vote, elector=zhao)
@@ -1182,6 +1209,13 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
         with pytest.raises(Conflict):
             votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "张三"))  # voted online
         votes.hand_out_paper_ballot(town.clerk, vote, elector=li)
+        with pytest.raises(Conflict) as early:  # the box is opened once voting has ended
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        assert early.value.code == "ballot.box_not_open"
+        travel.advance(days=10)
+        with pytest.raises(Conflict) as late:
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "孙七"))
+        assert late.value.code == "vote.deadline_passed"
 
         with pytest.raises(DomainError) as named:
             votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote), elector=zhao)
@@ -1204,12 +1238,12 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
         votes.confirm_paper_ballot(town.clerk, third, choices=yes_no(vote, "yes"))
         with pytest.raises(Conflict):  # confirmed ballots fill the box too
             votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
-        travel.advance(days=11)
+        travel.advance(hours=1)
         result = votes.close_vote(town.clerk, vote)
     assert result.participants == 3
     assert option_count(result, "yes") == 2 and option_count(result, "no") == 1
-    paper = Ballot.objects.filter(vote=vote, channel=Channel.PAPER)
-    assert paper.count() == 2 and not Ballot.objects.filter(vote=vote, elector__isnull=False).exists()
+    assert Ballot.objects.filter(vote=vote).count() == 3
+    assert _secret_ballots(vote) == {(None, "", vote.opened_at, Decimal(0))}
     handed_out = Participation.objects.filter(vote=vote, channel=Channel.PAPER)
     assert sorted(handed_out.values_list("elector__name", flat=True)) == ["李明", "赵六"]
     for entry in AuditEntry.objects.filter(action__in=["vote.paper_enter", "vote.paper_confirm"]):
@@ -1247,15 +1281,16 @@ def test_a_secret_paper_ballot_may_be_collected_by_a_proxy_with_the_signed_autho
                 town.clerk, vote, choices=yes_no(vote), proxy_name="李母", proxy_authorisation=png()
             )
         assert at_the_box.value.code == "ballot.secret_unnamed"
+        travel.advance(days=11)
         entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
         votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
-        travel.advance(days=11)
         result = votes.close_vote(town.clerk, vote)
     assert handed.channel == Channel.PROXY and handed.proxy_name == "李母"
     assert handed.proxy_authorisation.content_type == "image/png"
     assert AuditEntry.objects.get(action="vote.paper_hand_out").after == {"elector": li.pk, "proxy": True}
     ballot = Ballot.objects.get(vote=vote)
-    assert ballot.elector is None and ballot.channel == Channel.PAPER  # the box does not say whose it was
+    assert ballot.elector is None and ballot.channel == ""  # the box does not say whose it was
+    assert ballot.cast_at == vote.opened_at
     assert result.participants == 1 and option_count(result, "yes") == 1
     assert votes.verify(vote).ok
 
@@ -1449,10 +1484,11 @@ def test_a_ballot_whose_participation_is_deleted_fails_verification(town):
 
 
 def test_a_secret_ballot_whose_participation_is_deleted_fails_verification(town):
-    with clock.frozen(NOW):
+    with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
         votes.cast_online(town.users["zhang"], vote, yes_no(vote))
         votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.advance(days=11)
         entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "no"))
         votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "no"))
     assert votes.verify(vote).ok
@@ -1478,3 +1514,212 @@ def test_a_resident_of_another_community_cannot_claim_a_wish(town):
         proposals.claim_wish(town.clerk, wish, claimant="马宗岭社区志愿者协会")  # staff of the community may
     wish.refresh_from_db()
     assert wish.status == ProposalStatus.CLAIMED and wish.claimed_by == town.clerk
+
+
+# ================================================================ the box, stale pages, stored language
+
+
+def test_the_box_is_opened_only_once_voting_has_ended(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.to(vote.closes_at - dt.timedelta(minutes=1))
+        with pytest.raises(Conflict) as early:
+            votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        assert early.value.code == "ballot.box_not_open"
+        assert not PaperEntry.objects.exists()
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "李明"))  # still in time
+        travel.to(vote.closes_at)
+        with pytest.raises(Conflict) as late:
+            votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "孙七"))
+        assert late.value.code == "vote.deadline_passed"
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
+    assert sorted(Participation.objects.filter(vote=vote).values_list("elector__name", flat=True)) == [
+        "李明",
+        "赵六",
+    ]
+    assert AuditEntry.objects.filter(action="vote.paper_hand_out").count() == 2
+
+
+def test_online_ballots_take_no_room_in_the_box(town):
+    with clock.frozen(NOW) as travel:
+        nobody_handed_out = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], nobody_handed_out, yes_no(nobody_handed_out))
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
+        votes.cast_online(town.users["wang"], vote, yes_no(vote, "no"))
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.advance(days=11)
+        with pytest.raises(Conflict) as empty:
+            votes.enter_paper_ballot(town.clerk, nobody_handed_out, choices=yes_no(nobody_handed_out))
+        assert empty.value.code == "ballot.more_than_handed_out"
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote, "abstain"))
+        with pytest.raises(Conflict) as pending:  # the entry waiting for confirmation fills the box
+            votes.enter_paper_ballot(town.checker, vote, choices=yes_no(vote))
+        assert pending.value.code == "ballot.more_than_handed_out"
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote, "abstain"))
+        with pytest.raises(Conflict) as full:
+            votes.enter_paper_ballot(town.checker, vote, choices=yes_no(vote))
+        assert full.value.code == "ballot.more_than_handed_out"
+        result = votes.close_vote(town.clerk, vote)
+    assert result.participants == 3 and Ballot.objects.filter(vote=vote).count() == 3
+    assert [option_count(result, code) for code in ("yes", "no", "abstain")] == [1, 1, 1]
+
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def test_closing_a_secret_vote_keeps_no_chain_head_that_gives_the_voting_order_back(town, monkeypatch):
+    monkeypatch.setattr(votes, "_shuffle", lambda items: items.reverse())
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        for name, code in (("zhang", "yes"), ("wang", "no"), ("li", "abstain")):
+            travel.advance(minutes=7)
+            votes.cast_online(town.users[name], vote, yes_no(vote, code))
+        cast_head = Vote.objects.get(pk=vote.pk).chain_head
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    assert result.chain_head != cast_head
+    closing = AuditEntry.objects.get(action="vote.close")
+    assert closing.after["chain_checked"] is True
+    assert set(HEX64.findall(json.dumps(closing.after))) == {result.hash}
+    for entry in AuditEntry.objects.all():
+        assert cast_head not in json.dumps([entry.before, entry.after])
+    assert votes.verify(vote).ok
+
+
+def test_closing_a_named_vote_records_no_relinking_check(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
+        travel.advance(days=11)
+        result = votes.close_vote(town.clerk, vote)
+    closing = AuditEntry.objects.get(action="vote.close")
+    assert closing.after == {"participants": 1, "hash": result.hash, "chain_checked": False}
+
+
+def test_an_elector_removed_meanwhile_cannot_vote_through_a_stale_copy(town):
+    with clock.frozen(NOW):
+        named = residents_vote(town)
+        secret = residents_vote(town, secret=True)
+        stale = {vote: elector(vote, "赵六") for vote in (named, secret)}
+        for vote in (named, secret):
+            votes.remove_elector(town.clerk, elector(vote, "赵六"), reason="已迁出本社区")
+        assert all(e.eligible for e in stale.values())  # the copies still say so
+        with pytest.raises(PermissionDenied) as online:
+            votes.cast_online(town.users["zhao"], named, yes_no(named), elector=stale[named])
+        with pytest.raises(PermissionDenied) as paper:
+            votes.enter_paper_ballot(town.clerk, named, choices=yes_no(named), elector=stale[named])
+        with pytest.raises(PermissionDenied) as handed:
+            votes.hand_out_paper_ballot(town.clerk, secret, elector=stale[secret])
+        with pytest.raises(PermissionDenied) as secret_online:
+            votes.cast_online(town.users["zhao"], secret, yes_no(secret), elector=stale[secret])
+    codes = {e.value.code for e in (online, paper, handed, secret_online)}
+    assert codes == {"vote.not_in_electorate"}
+    assert not Participation.objects.exists() and not PaperEntry.objects.exists()
+    assert not Ballot.objects.exists()
+
+
+def test_an_entry_another_clerk_confirmed_or_discarded_is_gone(town):
+    third = user_with(Role.COMMUNITY_STAFF, town.tree.community_a, username="third")
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town)
+        zhao, li = elector(vote, "赵六"), elector(vote, "李明")
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=zhao, choices=yes_no(vote))
+        votes.discard_paper_entry(town.clerk, PaperEntry.objects.get(pk=entry.pk), reason="填错了人")
+        with pytest.raises(Conflict) as confirm_discarded:  # the checker's page still shows it
+            votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
+        with pytest.raises(Conflict) as discard_again:
+            votes.discard_paper_entry(town.checker, entry, reason="作废")
+        assert confirm_discarded.value.code == discard_again.value.code == "ballot.entry_gone"
+        assert AuditEntry.objects.filter(action="vote.paper_discard").count() == 1
+        assert not Participation.objects.exists() and not Ballot.objects.exists()
+
+        entry = votes.enter_paper_ballot(town.clerk, vote, elector=li, choices=yes_no(vote, "no"))
+        votes.confirm_paper_ballot(
+            town.checker, PaperEntry.objects.get(pk=entry.pk), choices=yes_no(vote, "no")
+        )
+        with pytest.raises(Conflict) as confirm_again:
+            votes.confirm_paper_ballot(third, entry, choices=yes_no(vote, "no"))
+        with pytest.raises(Conflict) as discard_confirmed:
+            votes.discard_paper_entry(town.checker, entry, reason="作废")
+        assert confirm_again.value.code == discard_confirmed.value.code == "ballot.entry_gone"
+        assert Participation.objects.get().elector == li and Ballot.objects.count() == 1
+
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, vote)
+        with pytest.raises(Conflict) as after_close:
+            votes.discard_paper_entry(town.checker, entry, reason="作废")
+    assert after_close.value.code == "vote.closed"
+    assert AuditEntry.objects.filter(action="vote.paper_discard").count() == 1
+
+
+def test_what_residents_read_is_stored_in_chinese_whatever_language_staff_use(town):
+    with clock.frozen(NOW) as travel, translation.override("en"):
+        proposals.set_agenda_threshold(town.clerk, town.tree.community_a, 1)
+        proposal = proposals.raise_proposal(
+            town.users["zhang"], kind=ProposalKind.PROPOSAL, title="装路灯", body="楼下太黑"
+        )
+        proposals.support(town.users["wang"], proposal)
+        proposals.answer(town.clerk, proposal, decision=ProposalStatus.DECLINED, text="已有规划")
+        wish = proposals.raise_proposal(
+            town.users["zhao"], kind=ProposalKind.WISH, title="一台收音机", body="想听川剧"
+        )
+        proposals.claim_wish(town.users["wang"], wish, claimant="王芳")
+        proposals.fulfil_wish(town.users["wang"], wish, photo=png())
+
+        matter = matter_at(town, Process.FOUR_TWO, upto=("propose", "discuss"))
+        review = votes.open_vote(town.clerk, new_vote(town, matter, VoteRule.PARTY_MEMBERS, step="review"))
+        added = votes.add_elector(town.clerk, review, resident=town.zhang, reason="组织关系刚转入")
+        removed = votes.remove_elector(town.clerk, added, reason="组织关系尚未转入")
+        votes.cast_online(town.users["sun"], review, yes_no(review, "no"))
+        travel.advance(days=11)
+        votes.close_vote(town.clerk, review)
+        matters.record_step(town.clerk, matter, code="review", held_on=clock.today(), minutes="未通过")
+        closed = matters.close_matter(town.clerk, matter)
+    assert (added.reason, removed.reason) == ("工作人员加入", "工作人员移出")
+    assert Elector.objects.get(pk=added.pk).reason == "工作人员移出"
+    assert Matter.objects.get(pk=closed.pk).outcome == "“党员大会审议”表决未获通过，议题终止"
+    titles: dict[str, set[str]] = {}
+    for kind, title in Notification.objects.values_list("kind", "title"):
+        titles.setdefault(kind, set()).add(title)
+    assert titles.pop("vote_opened") == {
+        f"请投票：表决事项（3月11日{timezone.localtime(review.closes_at):%H:%M}截止）"
+    }
+    assert titles == {
+        "proposal_agenda": {"您的提议已获足够附议，列入议程", "提议列入议程，请答复：装路灯"},
+        "proposal_answered": {"您的提议已答复：不予采纳"},
+        "wish_claimed": {"您的微心愿已由王芳认领"},
+        "wish_fulfilled": {"您的微心愿已实现"},
+        "vote_closed": {"表决结果已公布：表决事项"},
+    }
+    for title in Notification.objects.values_list("title", flat=True):
+        assert not re.search("[A-Za-z]", title), title
+
+
+def test_a_household_on_an_electorate_cannot_be_deleted(town):
+    with clock.frozen(NOW):
+        vote = residents_vote(town)
+        unused = people.create_household(SYSTEM, town.tree.grid_a1, number="H102")
+    household = Household.objects.get(pk=elector(vote, "张三").household_id)
+    with pytest.raises(ProtectedError) as protected:
+        household.delete()
+    assert {e.pk for e in protected.value.protected_objects} == set(
+        Elector.objects.filter(vote=vote, household=household).values_list("pk", flat=True)
+    )
+    assert Household.objects.filter(pk=household.pk).exists()
+    unused.delete()  # one no electorate names goes as before
+    assert not Household.objects.filter(pk=unused.pk).exists()
+
+
+def test_the_box_count_shown_to_staff_leaves_online_ballots_out(town):
+    with clock.frozen(NOW) as travel:
+        vote = residents_vote(town, secret=True)
+        votes.cast_online(town.users["zhang"], vote, yes_no(vote))
+        votes.hand_out_paper_ballot(town.clerk, vote, elector=elector(vote, "赵六"))
+        travel.advance(days=11)
+        assert queries.paper_box(vote) == {"handed_out": 1, "entered": 0}
+        entry = votes.enter_paper_ballot(town.clerk, vote, choices=yes_no(vote))
+        votes.confirm_paper_ballot(town.checker, entry, choices=yes_no(vote))
+    assert queries.paper_box(vote) == {"handed_out": 1, "entered": 1}

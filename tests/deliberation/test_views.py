@@ -314,6 +314,7 @@ def test_secret_vote_staff_pages_never_show_what_an_elector_chose(client, town):
         votes.cast_online(town.users["zhang"], vote, {question.pk: [plan_b.pk]})
         zhao = Elector.objects.get(vote=vote, name="赵六")
         votes.hand_out_paper_ballot(town.clerk, vote, elector=zhao)
+        travel.to(vote.closes_at)  # the box is opened after the deadline
         votes.enter_paper_ballot(town.clerk, vote, choices={question.pk: [plan_b.pk]})
         login(client, town.checker)
         entry = PaperEntry.objects.get(vote=vote)
@@ -335,7 +336,7 @@ def test_secret_vote_staff_pages_never_show_what_an_elector_chose(client, town):
         assert 'id="paper-confirm-form"' in confirm and "checked" not in confirm
         assert "确认第 1 张（未记名）选票" in confirm
         votes.confirm_paper_ballot(town.checker, entry, choices={question.pk: [plan_b.pk]})
-        travel.advance(days=16)
+        travel.advance(hours=1)
         votes.close_vote(town.clerk, vote)
         closed = page("vote")
         assert "乙方案" not in closed[closed.index('id="participations"') :]
@@ -346,7 +347,7 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
     client, town, tmp_path, settings
 ):
     settings.MEDIA_ROOT = tmp_path
-    with clock.frozen(NOW):
+    with clock.frozen(NOW) as travel:
         vote = residents_vote(town, secret=True)
         question, yes = option(vote, code="yes")
         paper = reverse("deliberation:paper", args=[vote.pk])
@@ -358,9 +359,9 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
         ]
         assert "entry-elector" not in entry_form and "proxy" not in entry_form  # choices only
 
-        # nothing can come out of the box before a ballot was handed out
+        # the box stays shut while ballots are handed out
         response = client.post(paper, {"action": "enter", f"entry-q{question.pk}": yes.pk})
-        assert response.status_code == 409 and "不能再录入" in response.content.decode()
+        assert response.status_code == 409 and "投票截止后开箱录入" in response.content.decode()
 
         zhao = Elector.objects.get(vote=vote, name="赵六")
         wang = Elector.objects.get(vote=vote, name="王芳")
@@ -389,6 +390,10 @@ def test_a_secret_votes_paper_ballots_are_handed_out_by_name_and_entered_without
         ]
         assert f'value="{zhao.pk}"' not in hand_out  # someone handed a ballot is not offered again
 
+        travel.to(vote.closes_at)  # hand-outs end, the box is opened
+        sun = Elector.objects.get(vote=vote, name="孙七")
+        response = client.post(paper, {"action": "hand_out", "hand-elector": sun.pk})
+        assert response.status_code == 409 and "不能再发放选票" in response.content.decode()
         for _n in range(2):
             response = client.post(paper, {"action": "enter", f"entry-q{question.pk}": yes.pk})
             assert response.status_code == 302

@@ -9,8 +9,8 @@ under a frozen clock at past times, as the cases demo does:
   headcount: the shop owner's "no" outweighs eight owners' "yes". Owners with a login vote online,
   the others on paper, entered by one staff member and confirmed by another.
 - A 四议两公开 matter: the demo street has no village, so the community stands in for one. The
-  Party members' review is a secret paper vote (ballots handed out by name, entered from the box
-  without one) and is recorded; the representatives' decision vote is open.
+  Party members' review is a secret paper vote (ballots handed out by name before the deadline,
+  entered from the box without one after it) and is recorded; the representatives' decision vote is open.
 - A residents' meeting vote, open, on which the demo resident account can vote from her phone.
 - Proposals (near the threshold, on the agenda, accepted, declined) and micro-wishes (open,
   claimed, fulfilled with a photo).
@@ -520,7 +520,7 @@ def load_village_matter(
             step_code="review",
             secret=True,
             online=False,
-            closes_at=when.at(12, 21, 30),
+            closes_at=when.at(12, 20, 30),
             questions=[{"text": TENDER_QUESTION, "kind": "yes_no"}],
         )
         votes.open_vote(staff, review)
@@ -533,12 +533,12 @@ def load_village_matter(
         for i, elector in enumerate(present):
             travel.to(when.at(12, 19, 40) + dt.timedelta(seconds=15 * i))
             votes.hand_out_paper_ballot(staff, review, elector=elector)
-        # Secret: the ballots come out of the box without a name and are entered as they come.
+        # Secret: the box is opened once voting has ended and its ballots are entered without a name.
         for i in range(len(present)):
-            travel.to(when.at(12, 20, 30) + dt.timedelta(seconds=30 * i))
+            travel.to(when.at(12, 20, 35) + dt.timedelta(seconds=30 * i))
             choice = "no" if i in (3, 11) else "abstain" if i == 7 else "yes"
             _paper(staff, checker, review, None, {question: [options[choice]]})
-        travel.to(when.at(12, 21, 0))
+        travel.to(when.at(12, 21, 30))
         result = votes.close_vote(staff, review)
         if not (result.questions[0]["valid"] and result.questions[0]["passed"]):
             raise _outcome_error(REVIEW_VOTE)

@@ -359,8 +359,9 @@ class Elector(models.Model):
     vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="electors")
     name = models.CharField(_("姓名/业主"), max_length=200)
     resident = models.ForeignKey(Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # PROTECT: the household is part of the sealed electorate and of the villagers' count.
     household = models.ForeignKey(
-        Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     members = models.ManyToManyField(Resident, blank=True, related_name="+")
     units = models.CharField(_("房屋"), max_length=500, blank=True)

@@ -116,10 +116,8 @@ def turnout(vote: Vote) -> Turnout:
     voted_area = (voted.aggregate(area=Sum("elector__area"))["area"] or Decimal(0)).quantize(CENT)
     electorate, signed_in = eligible.count(), Attendance.objects.filter(vote=vote).count()
     # Present as the count does it: signed in or voted, each person once.
-    present = eligible.filter(
-        Exists(Attendance.objects.filter(elector=OuterRef("pk")))
-        | Exists(Participation.objects.filter(elector=OuterRef("pk")))
-    ).count()
+    electors = list(eligible)
+    present_now = present(vote, electors, list(voted))
     return Turnout(
         electorate=electorate,
         electorate_area=electorate_area,
@@ -127,7 +125,7 @@ def turnout(vote: Vote) -> Turnout:
         voted_area=voted_area,
         signed_in=signed_in,
         pending_paper=PaperEntry.objects.filter(vote=vote).count(),
-        quorum=_quorum(vote, electorate, present),
+        quorum=_quorum(vote, electors, present_now),
     )
 
 
@@ -145,23 +143,55 @@ def turnout_summary(vote: Vote) -> dict:
     }
 
 
-def _quorum(vote: Vote, electorate: int, present: int) -> rules.Threshold | None:
-    """Whether the meeting has its quorum so far (owners' votes count area too; shown on the result)."""
-    if vote.by_area or electorate == 0:
+def present(vote: Vote, electors: list[Elector], participations: list[Participation]) -> list[Elector]:
+    """Who was at the meeting: everyone signed in or voting (a meeting decides by those present)."""
+    by_pk = {e.pk: e for e in electors}
+    ids = {p.elector_id for p in participations} | set(
+        Attendance.objects.filter(vote=vote).values_list("elector_id", flat=True)
+    )
+    return [by_pk[pk] for pk in sorted(ids) if pk in by_pk]
+
+
+def decision(vote, electors, present, cast, cast_area, yes) -> rules.Outcome:
+    """The rule's check of one option: owners decide by those taking part (their ballots), meetings by
+    those present. `yes` is (count, area) of the option."""
+    yes_count, yes_area = yes
+    if vote.rule in (VoteRule.OWNERS, VoteRule.OWNERS_SPECIAL):
+        return rules.owners_assembly_check(
+            sum((e.area for e in electors), Decimal(0)),
+            len(electors),
+            cast_area,
+            cast,
+            yes_area,
+            yes_count,
+            vote.rule == VoteRule.OWNERS_SPECIAL,
+        )
+    if vote.rule == VoteRule.VILLAGERS:
+        households = {household_key(e) for e in electors}
+        represented = {household_key(e) for e in present}
+        return rules.villagers_meeting_check(
+            len(electors), len(present), len(households), len(represented), yes_count
+        )
+    if vote.rule == VoteRule.REPRESENTATIVES:
+        return rules.representatives_meeting_check(len(electors), len(present), yes_count)
+    if vote.rule == VoteRule.PARTY_MEMBERS:
+        return rules.party_members_meeting_check(len(electors), len(present), yes_count)
+    return rules.residents_meeting_check(len(electors), len(present), yes_count)
+
+
+def household_key(elector: Elector):
+    """A villager with no household on record counts as a household of their own."""
+    return ("household", elector.household_id) if elector.household_id else ("elector", elector.pk)
+
+
+def _quorum(vote: Vote, electors: list[Elector], present_now: list[Elector]) -> rules.Threshold | None:
+    """The meeting's quorum so far, as the count will judge it (owners' votes are judged on the result)."""
+    if vote.by_area or not electors:
         return None
     if vote.rule == VoteRule.ELECTION:
-        return rules.election_turnout(electorate, min(present, electorate))
-    check = {
-        VoteRule.VILLAGERS: lambda: rules.residents_meeting_check(electorate, min(present, electorate), 0),
-        VoteRule.RESIDENTS: lambda: rules.residents_meeting_check(electorate, min(present, electorate), 0),
-        VoteRule.REPRESENTATIVES: lambda: rules.representatives_meeting_check(
-            electorate, min(present, electorate), 0
-        ),
-        VoteRule.PARTY_MEMBERS: lambda: rules.party_members_meeting_check(
-            electorate, min(present, electorate), 0
-        ),
-    }[vote.rule]()
-    return check.thresholds[0]
+        return rules.election_turnout(len(electors), len(present_now))
+    attendance = decision(vote, electors, present_now, 0, Decimal(0), (0, Decimal(0))).thresholds[:-1]
+    return next((t for t in attendance if t.met), attendance[0])  # villagers: by headcount or households
 
 
 def my_participation(user, vote: Vote) -> Participation | None:
@@ -259,13 +289,12 @@ def pending_entries_in(votes: QuerySet[Vote]) -> QuerySet[PaperEntry]:
 def paper_box(vote: Vote) -> dict:
     """A secret vote's ballot box: how many paper ballots were handed out and how many entered so far
     (confirmed or waiting for the second entry)."""
-    handed_out = Participation.objects.filter(vote=vote).exclude(channel=Channel.ONLINE).count()
+    voted = Participation.objects.filter(vote=vote)
+    handed_out = voted.exclude(channel=Channel.ONLINE).count()
     first = vote.questions.order_by("order", "pk").first()
-    confirmed = (
-        Ballot.objects.filter(vote=vote, question=first).exclude(channel=Channel.ONLINE).count()
-        if first is not None
-        else 0
-    )
+    # Secret ballots do not say how they were cast: the box holds all but the online ones.
+    cast = Ballot.objects.filter(vote=vote, question=first).count() if first is not None else 0
+    confirmed = cast - voted.filter(channel=Channel.ONLINE).count()
     return {"handed_out": handed_out, "entered": confirmed + PaperEntry.objects.filter(vote=vote).count()}
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from gongzhi.core import audit, clock, scopes, uploads
@@ -194,7 +195,8 @@ def close_matter(actor, matter: Matter) -> Matter:
         raise Conflict("matter.steps_missing", _("还有步骤未完成：%(step)s") % {"step": missing.label})
     if failed and not matter.outcome:  # ended by a vote that did not pass: say so where the outcome goes
         ended_at = processes.step_of(matter.process, missing.needs_adopted)
-        matter.outcome = _("“%(step)s”表决未获通过，议题终止") % {"step": ended_at.label}
+        with translation.override("zh-hans"):  # stored for residents to read, whoever closes
+            matter.outcome = _("“%(step)s”表决未获通过，议题终止") % {"step": ended_at.label}
     matter.status, matter.closed_at = MatterStatus.CLOSED, clock.now()
     matter.save(update_fields=["status", "closed_at", "outcome"])
     audit.record(actor, "matter.close", matter, after={"ended_by_failed_vote": failed})

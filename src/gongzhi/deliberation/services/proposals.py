@@ -6,7 +6,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from gongzhi.core import audit, clock, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
@@ -23,6 +25,7 @@ from gongzhi.deliberation.models import (
 )
 
 MANAGE = "deliberation.manage"
+STORED_LANGUAGE = "zh-hans"  # notifications reach residents in Chinese, whoever acts
 ANSWERABLE = {ProposalStatus.OPEN, ProposalStatus.AGENDA}
 
 
@@ -50,7 +53,10 @@ def organisers_of(region: Region):
     return User.objects.filter(pk__in=grants.values("user_id"), is_active=True)
 
 
-def _tell_author(proposal: Proposal, kind: str, title: str) -> None:
+def _tell_author(proposal: Proposal, kind: str, message, **params) -> None:
+    """`message` (lazy) is written in Chinese, whatever language the acting staff member uses."""
+    with translation.override(STORED_LANGUAGE):
+        title = str(message) % params if params else str(message)
     url = reverse("deliberation:resident_proposal", args=[proposal.pk])
     notify.send(proposal.author, kind, title=title, body=proposal.title, url=url, obj=proposal)
 
@@ -136,11 +142,13 @@ def support(actor, proposal: Proposal) -> Proposal:
         proposal.status, proposal.on_agenda_at = ProposalStatus.AGENDA, clock.now()
         proposal.save(update_fields=["status", "on_agenda_at"])
         audit.record(actor, "proposal.agenda", proposal, after={"supports": proposal.support_count})
-        _tell_author(proposal, "proposal_agenda", _("您的提议已获足够附议，列入议程"))
+        _tell_author(proposal, "proposal_agenda", _lazy("您的提议已获足够附议，列入议程"))
+        with translation.override(STORED_LANGUAGE):
+            title = _("提议列入议程，请答复：%(title)s") % {"title": proposal.title}
         notify.send(
             organisers_of(proposal.region),
             "proposal_agenda",
-            title=_("提议列入议程，请答复：%(title)s") % {"title": proposal.title},
+            title=title,
             url=reverse("deliberation:proposal", args=[proposal.pk]),
             obj=proposal,
         )
@@ -169,11 +177,9 @@ def answer(actor, proposal: Proposal, *, decision: str, text: str, matter: Matte
     proposal.answered_by, proposal.answered_at = actor, clock.now()
     proposal.save()
     audit.record(actor, "proposal.answer", proposal, after={"decision": decision})
-    _tell_author(
-        proposal,
-        "proposal_answered",
-        _("您的提议已答复：%(status)s") % {"status": proposal.get_status_display()},
-    )
+    with translation.override(STORED_LANGUAGE):
+        status = str(proposal.get_status_display())
+    _tell_author(proposal, "proposal_answered", _lazy("您的提议已答复：%(status)s"), status=status)
     return proposal
 
 
@@ -198,7 +204,7 @@ def claim_wish(actor, proposal: Proposal, *, claimant: str) -> Proposal:
     proposal.claimed_by, proposal.claimed_at = actor, clock.now()
     proposal.save()
     audit.record(actor, "proposal.claim", proposal, after={"claimant": proposal.claimed_by_name})
-    _tell_author(proposal, "wish_claimed", _("您的微心愿已由%(who)s认领") % {"who": proposal.claimed_by_name})
+    _tell_author(proposal, "wish_claimed", _lazy("您的微心愿已由%(who)s认领"), who=proposal.claimed_by_name)
     return proposal
 
 
@@ -217,5 +223,5 @@ def fulfil_wish(actor, proposal: Proposal, *, photo, note: str = "") -> Proposal
     proposal.fulfilment_note = (note or "").strip()[:500]
     proposal.save()
     audit.record(actor, "proposal.fulfil", proposal, after={"photo": proposal.fulfilment_photo_id})
-    _tell_author(proposal, "wish_fulfilled", _("您的微心愿已实现"))
+    _tell_author(proposal, "wish_fulfilled", _lazy("您的微心愿已实现"))
     return proposal

@@ -15,14 +15,14 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from gongzhi.core import audit, clock, notify, scopes, uploads
 from gongzhi.core.errors import Conflict, DomainError, PermissionDenied
 from gongzhi.core.models import User
-from gongzhi.deliberation import chain, electorate, processes, rules
+from gongzhi.deliberation import chain, electorate, processes, queries, rules
 from gongzhi.deliberation.models import (
     GENESIS,
-    Attendance,
     Ballot,
     Channel,
     Elector,
@@ -46,6 +46,8 @@ COUNT = "deliberation.count"
 YES_NO_OPTIONS = (("yes", _("同意")), ("no", _("不同意")), ("abstain", _("弃权")))
 MAX_QUESTIONS = 20
 MAX_OPTIONS = 50
+STORED_LANGUAGE = "zh-hans"  # what is stored or sent to residents is in Chinese, whoever acts
+SECRET_CHANNEL = ""  # what a secret ballot records of how it was cast: nothing
 _shuffle = random.SystemRandom().shuffle
 
 
@@ -192,8 +194,11 @@ def open_vote(actor, vote: Vote) -> Vote:
     _tell_electorate(
         vote,
         "vote_opened",
-        _("请投票：%(title)s（%(m)s月%(d)s日%(t)s截止）")
-        % {"title": vote.title, "m": deadline.month, "d": deadline.day, "t": f"{deadline:%H:%M}"},
+        _lazy("请投票：%(title)s（%(m)s月%(d)s日%(t)s截止）"),
+        title=vote.title,
+        m=deadline.month,
+        d=deadline.day,
+        t=f"{deadline:%H:%M}",
     )
     return vote
 
@@ -218,7 +223,8 @@ def add_elector(actor, vote: Vote, *, resident: Resident, reason: str) -> Electo
         elector = Elector(
             vote=vote, name=resident.name, resident=resident, household_id=resident.household_id
         )
-    elector.eligible, elector.reason = True, _("工作人员加入")
+    with translation.override(STORED_LANGUAGE):
+        elector.eligible, elector.reason = True, _("工作人员加入")
     _mark_change(actor, elector, reason)
     elector.members.add(resident)
     _seal_electorate(vote)
@@ -248,15 +254,18 @@ def remove_elector(actor, elector: Elector, *, reason: str) -> Elector:
         or PaperEntry.objects.filter(elector=elector).exists()
     ):
         raise Conflict("elector.has_voted", _("%(name)s已经投票，不能移出名单") % {"name": elector.name})
-    elector.eligible, elector.reason = False, _("工作人员移出")
+    with translation.override(STORED_LANGUAGE):
+        elector.eligible, elector.reason = False, _("工作人员移出")
     _mark_change(actor, elector, reason)
     _seal_electorate(vote)
     audit.record(actor, "vote.elector_remove", vote, after={"elector": elector.pk, "reason": reason})
     return elector
 
 
-def _tell_electorate(vote: Vote, kind: str, title: str) -> None:
-    """Everyone on the electorate with a verified login (owners of a unit each get it)."""
+def _tell_electorate(vote: Vote, kind: str, message, **params) -> None:
+    """Everyone on the electorate with a verified login (owners of a unit each get it), in Chinese."""
+    with translation.override(STORED_LANGUAGE):
+        title = str(message) % params
     accounts = User.objects.filter(
         resident_record__in=Resident.objects.filter(
             pk__in=Elector.members.through.objects.filter(elector__vote=vote, elector__eligible=True).values(
@@ -387,8 +396,8 @@ def _append_ballots(
     receipt = chain.new_receipt()
     digest = chain.receipt_hash(receipt)
     now = clock.now()
-    if vote.secret:  # a secret ballot keeps only the day, so its time cannot be matched to a participation
-        now = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if vote.secret:  # one time and no channel for every secret ballot: neither can point at its voter
+        now, channel = vote.opened_at, SECRET_CHANNEL
     for question, chosen in parsed.items():
         previous = None
         if replace:
@@ -431,6 +440,8 @@ def hand_out_paper_ballot(
     _ensure_status(vote, VoteStatus.OPEN)
     if not vote.secret:
         raise DomainError("ballot.not_secret", _("记名表决的纸质选票直接按选民录入"))
+    if clock.now() >= vote.closes_at:
+        raise Conflict("vote.deadline_passed", _("投票已截止，不能再发放选票"))
     elector = _eligible(vote, elector)
     proxy_name, authorisation = _proxy(actor, proxy_name, proxy_authorisation)
     participation = _participate(
@@ -473,6 +484,8 @@ def enter_paper_ballot(
             raise DomainError(
                 "ballot.secret_unnamed", _("无记名投票的选票不记录投票人，委托在发放选票时登记")
             )
+        if clock.now() < vote.closes_at:  # entering ballots as they come back would pair them with hand-outs
+            raise Conflict("ballot.box_not_open", _("无记名投票的票箱在投票截止后开箱录入"))
         _check_box_count(vote)
         authorisation = None
     else:
@@ -504,15 +517,12 @@ def enter_paper_ballot(
 
 def _check_box_count(vote: Vote) -> None:
     """The box cannot hold more ballots than were handed out."""
-    handed_out = Participation.objects.filter(vote=vote).exclude(channel=Channel.ONLINE).count()
-    first = vote.questions.order_by("order", "pk").first()
-    entered = Ballot.objects.filter(vote=vote, question=first).exclude(channel=Channel.ONLINE).count()
-    pending = PaperEntry.objects.filter(vote=vote).count()
-    if entered + pending >= handed_out:
+    box = queries.paper_box(vote)
+    if box["entered"] >= box["handed_out"]:
         raise Conflict(
             "ballot.more_than_handed_out",
             _("已录入的纸质选票（%(n)s张）已达到发放数（%(m)s张），不能再录入")
-            % {"n": entered + pending, "m": handed_out},
+            % {"n": box["entered"], "m": box["handed_out"]},
         )
 
 
@@ -522,7 +532,7 @@ def confirm_paper_ballot(actor, entry: PaperEntry, *, choices: Mapping) -> str:
     vote = _lock(entry.vote)
     scopes.require(actor, COUNT, vote.matter)
     _ensure_status(vote, VoteStatus.OPEN)
-    entry = PaperEntry.objects.select_for_update(of=("self",)).select_related("elector").get(pk=entry.pk)
+    entry = _pending_entry(entry)
     if entry.entered_by_id == getattr(actor, "pk", None):
         raise PermissionDenied("ballot.same_person", _("录入和确认须由两位不同的工作人员完成"))
     parsed = _parse_choices(vote, choices)
@@ -549,12 +559,25 @@ def confirm_paper_ballot(actor, entry: PaperEntry, *, choices: Mapping) -> str:
 def discard_paper_entry(actor, entry: PaperEntry, *, reason: str) -> None:
     vote = _lock(entry.vote)
     scopes.require(actor, COUNT, vote.matter)
+    _ensure_status(vote, VoteStatus.OPEN)
     reason = _required_reason(reason)
+    entry = _pending_entry(entry)
     audit.record(actor, "vote.paper_discard", vote, after={"elector": entry.elector_id, "reason": reason})
     entry.delete()
 
 
+def _pending_entry(entry: PaperEntry) -> PaperEntry:
+    """The entry still waiting (another staff member may have just confirmed or discarded it)."""
+    waiting = PaperEntry.objects.select_for_update(of=("self",)).select_related("elector")
+    found = waiting.filter(pk=entry.pk).first()
+    if found is None:
+        raise Conflict("ballot.entry_gone", _("这张选票已由其他工作人员确认或作废"))
+    return found
+
+
 def _eligible(vote: Vote, elector: Elector) -> Elector:
+    """The elector as it stands now (read under the caller's lock on the vote), if it may vote."""
+    elector = Elector.objects.filter(pk=elector.pk, vote=vote).first() or elector
     if elector.vote_id != vote.pk or not elector.eligible:
         raise PermissionDenied(
             "vote.not_in_electorate", _("%(name)s不在本次表决的名单中") % {"name": elector.name}
@@ -573,7 +596,6 @@ def close_vote(actor, vote: Vote) -> Result:
     _ensure_status(vote, VoteStatus.OPEN)
     if PaperEntry.objects.filter(vote=vote).exists():
         raise Conflict("vote.entries_pending", _("还有纸质选票等待确认，请确认或作废后再结束表决"))
-    cast_head = vote.chain_head
     if vote.secret:
         _reshuffle(vote)
     vote.status, vote.closed_at = VoteStatus.CLOSED, clock.now()
@@ -581,12 +603,12 @@ def close_vote(actor, vote: Vote) -> Result:
     result = Result(vote=vote, computed_at=vote.closed_at, chain_head=vote.chain_head, **count(vote))
     result.hash = chain.result_hash(result)
     result.save()
-    _tell_electorate(vote, "vote_closed", _("表决结果已公布：%(title)s") % {"title": vote.title})
+    _tell_electorate(vote, "vote_closed", _lazy("表决结果已公布：%(title)s"), title=vote.title)
     audit.record(
         actor,
         "vote.close",
         vote,
-        after={"participants": result.participants, "hash": result.hash, "cast_chain_head": cast_head},
+        after={"participants": result.participants, "hash": result.hash, "chain_checked": vote.secret},
     )
     return result
 
@@ -594,7 +616,7 @@ def close_vote(actor, vote: Vote) -> Result:
 def _reshuffle(vote: Vote) -> None:
     """Re-link a secret vote's ballots in random order once voting ends, so that neither their row ids
     nor their places in the chain follow the order people voted in (participations keep that order).
-    The chain as cast is checked first, and its head is kept in the audit entry of the closing."""
+    The chain as cast is checked first; its head is not kept, as it would give that order back."""
     check = chain.verify(vote, count)
     if not check.ok:
         raise Conflict("vote.chain_broken", _("选票哈希链核验未通过：%(p)s") % {"p": check.problem})
@@ -613,10 +635,10 @@ def _reshuffle(vote: Vote) -> None:
 def count(vote: Vote) -> dict:
     """Turnout and the tally of every question with each threshold's exact fraction: what closing
     stores and what `votes verify` recomputes. In Chinese, whatever the language of who closed it."""
-    with translation.override("zh-hans"):
+    with translation.override(STORED_LANGUAGE):
         electors = list(Elector.objects.filter(vote=vote, eligible=True))
         participations = list(Participation.objects.filter(vote=vote).select_related("elector"))
-        present = _present(vote, electors, participations)
+        present = queries.present(vote, electors, participations)
         current = Ballot.objects.filter(vote=vote, replaced=False)
         by_question: dict[int, list[tuple[list[int], Decimal]]] = {}
         for question_id, choices, area in current.values_list("question_id", "choices", "area"):
@@ -634,15 +656,6 @@ def count(vote: Vote) -> dict:
                 for question in vote.questions.prefetch_related("options")
             ],
         }
-
-
-def _present(vote: Vote, electors: list[Elector], participations: list[Participation]) -> list[Elector]:
-    """Who was at the meeting: everyone signed in or voting (a meeting decides by those present)."""
-    by_pk = {e.pk: e for e in electors}
-    ids = {p.elector_id for p in participations} | set(
-        Attendance.objects.filter(vote=vote).values_list("elector_id", flat=True)
-    )
-    return [by_pk[pk] for pk in sorted(ids) if pk in by_pk]
 
 
 def _count_question(vote, question, ballots, electors, participations, present) -> dict:
@@ -683,7 +696,7 @@ def _count_question(vote, question, ballots, electors, participations, present) 
     candidates = [o for o in options if o.code == "yes"] if question.kind == QuestionKind.YES_NO else options
     decisions = []
     for option in candidates:
-        check = _check(vote, electors, present, cast, cast_area, totals[option.pk])
+        check = queries.decision(vote, electors, present, cast, cast_area, totals[option.pk])
         decisions.append((option, check))
     yes_no = question.kind == QuestionKind.YES_NO
     outcome |= {
@@ -696,37 +709,6 @@ def _count_question(vote, question, ballots, electors, participations, present) 
         else {str(o.pk): [t.as_dict() for t in c.thresholds] for o, c in decisions},
     }
     return outcome
-
-
-def _check(vote, electors, present, cast, cast_area, yes):
-    """Owners decide by those taking part (their ballots); meetings by those present."""
-    yes_count, yes_area = yes
-    if vote.rule in (VoteRule.OWNERS, VoteRule.OWNERS_SPECIAL):
-        return rules.owners_assembly_check(
-            sum((e.area for e in electors), Decimal(0)),
-            len(electors),
-            cast_area,
-            cast,
-            yes_area,
-            yes_count,
-            vote.rule == VoteRule.OWNERS_SPECIAL,
-        )
-    if vote.rule == VoteRule.VILLAGERS:
-        households = {_household(e) for e in electors}
-        represented = {_household(e) for e in present}
-        return rules.villagers_meeting_check(
-            len(electors), len(present), len(households), len(represented), yes_count
-        )
-    if vote.rule == VoteRule.REPRESENTATIVES:
-        return rules.representatives_meeting_check(len(electors), len(present), yes_count)
-    if vote.rule == VoteRule.PARTY_MEMBERS:
-        return rules.party_members_meeting_check(len(electors), len(present), yes_count)
-    return rules.residents_meeting_check(len(electors), len(present), yes_count)
-
-
-def _household(elector: Elector):
-    """A villager with no household on record counts as a household of their own."""
-    return ("household", elector.household_id) if elector.household_id else ("elector", elector.pk)
 
 
 def verify(vote: Vote) -> chain.Check:
