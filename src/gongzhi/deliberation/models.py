@@ -338,7 +338,9 @@ class Question(models.Model):
 class Option(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
     order = models.PositiveSmallIntegerField(default=1)
-    code = models.CharField(max_length=10, blank=True, help_text="yes / no / abstain for yes-no questions")
+    code = models.CharField(
+        max_length=10, blank=True, help_text=_("同意/不同意/弃权选项的代码：yes、no、abstain")
+    )
     label = models.CharField(_("选项/候选人"), max_length=100)
 
     class Meta:

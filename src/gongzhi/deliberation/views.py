@@ -46,6 +46,17 @@ def _fail(request, exc: DomainError) -> None:
     messages.error(request, exc.message)
 
 
+def _act(request, change, success: str, to: str):
+    """A POST button's one state change: its error or `success` is shown on the page `to`."""
+    try:
+        change()
+    except DomainError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, success)
+    return redirect(to)
+
+
 def _pk(value) -> int:
     """A posted id, or a 404 when it is none."""
     if not str(value or "").isdigit():
@@ -363,13 +374,8 @@ def record_step(request, pk: int, code: str):
 @require_POST
 def matter_close(request, pk: int):
     matter = _visible_matter(request, pk)
-    try:
-        matters.close_matter(request.user, matter)
-    except DomainError as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("议题已办结"))
-    return redirect("deliberation:matter", pk=matter.pk)
+    to = reverse("deliberation:matter", args=[matter.pk])
+    return _act(request, lambda: matters.close_matter(request.user, matter), _("议题已办结"), to)
 
 
 @login_required
@@ -391,13 +397,9 @@ def task_add(request, pk: int):
 @require_POST
 def task_done(request, pk: int):
     task = get_object_or_404(queries.tasks_visible_to(request.user), pk=pk)
-    try:
-        matters.complete_task(request.user, task, note=request.POST.get("note", ""))
-    except DomainError as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("任务已完成"))
-    return redirect(reverse("deliberation:matter", args=[task.matter_id]) + "#tasks")
+    note = request.POST.get("note", "")
+    to = reverse("deliberation:matter", args=[task.matter_id]) + "#tasks"
+    return _act(request, lambda: matters.complete_task(request.user, task, note=note), _("任务已完成"), to)
 
 
 # ---------------------------------------------------------------- votes
@@ -483,26 +485,18 @@ def vote_detail(request, pk: int):
 @require_POST
 def vote_open(request, pk: int):
     vote = _visible_vote(request, pk)
-    try:
-        votes.open_vote(request.user, vote)
-    except DomainError as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("表决已开始，表决名单已按当前台账确定"))
-    return redirect("deliberation:vote", pk=vote.pk)
+    done = _("表决已开始，表决名单已按当前台账确定")
+    to = reverse("deliberation:vote", args=[vote.pk])
+    return _act(request, lambda: votes.open_vote(request.user, vote), done, to)
 
 
 @login_required
 @require_POST
 def vote_close(request, pk: int):
     vote = _visible_vote(request, pk)
-    try:
-        votes.close_vote(request.user, vote)
-    except DomainError as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, _("表决已结束，结果已计算并封存"))
-    return redirect("deliberation:vote", pk=vote.pk)
+    done = _("表决已结束，结果已计算并封存")
+    to = reverse("deliberation:vote", args=[vote.pk])
+    return _act(request, lambda: votes.close_vote(request.user, vote), done, to)
 
 
 @login_required
